@@ -1,0 +1,1 @@
+"""Metrics comparing real and synthetic corpora: embedding gap, style, extraction difficulty, agreement."""

@@ -1,0 +1,316 @@
+"""Low-level streaming of records out of files: JSON arrays, JSON Lines, JSON documents, CSV.
+
+Each reader yields `Unit(location, value)`; `value` is the decoded object, or a BadRecord when
+that record cannot be decoded. Locations are human-readable ("line 12", "record 7 (line 300)").
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import csv
+import gzip
+import json
+import lzma
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Callable, Iterator, Optional
+
+from .problems import BadRecord, CorpusError, LoadSummary
+
+Progress = Optional[Callable[[int], None]]
+
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_WS = re.compile(r"[ \t\r\n]*")
+_SURROGATE = re.compile("[\udc80-\udcff]")
+# A syntax error this close to the end of the buffer may just be a record cut by the chunk edge.
+_EDGE = 64
+_DECODER = json.JSONDecoder()
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+@dataclass
+class Unit:
+    location: str
+    value: Any
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """Open a file for reading bytes, decompressing .gz/.bz2/.xz transparently."""
+    opener = _OPENERS.get(path.suffix.lower(), open)
+    return opener(path, "rb")
+
+
+def logical_suffix(path: Path) -> str:
+    """The suffix that names the format: 'data.jsonl.gz' -> '.jsonl'."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in _OPENERS:
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def head_text(path: Path, size: int = 1 << 16) -> str:
+    """The first `size` bytes decoded leniently (for sniffing only), without a BOM."""
+    with open_binary(path) as fh:
+        data = fh.read(size)
+    return data.decode("utf-8", errors="replace").lstrip("\ufeff")
+
+
+def _has_bad_bytes(text: str, start: int = 0, end: Optional[int] = None) -> bool:
+    return _SURROGATE.search(text, start, len(text) if end is None else end) is not None
+
+
+def _incomplete(exc: json.JSONDecodeError, buffer_len: int) -> bool:
+    """Could this decode error go away with more text (the record runs past the buffer)?"""
+    return exc.msg.startswith("Unterminated string") or exc.pos >= buffer_len - _EDGE
+
+
+# Stdlib's C decoder (raw_decode) over a growing text buffer, rather than an event parser
+# such as ijson: it is faster here, and it lets us recover every complete record before a cut
+# and pin undecodable bytes to the one record that holds them.
+def iter_json_array(path: Path, summary: LoadSummary, progress: Progress = None,
+                    chunk_size: int = 1 << 22) -> Iterator[Unit]:
+    """Stream the elements of a top-level JSON array, never holding the whole file.
+
+    A file cut off mid-record yields every complete record and marks the summary truncated.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
+    state = {"buf": "", "pos": 0, "line": 1, "eof": False}
+
+    with open_binary(path) as fh:
+
+        def read_more(size: int = chunk_size) -> bool:
+            if state["eof"]:
+                return False
+            data = fh.read(size)
+            if progress and data:
+                progress(len(data))
+            if not data:
+                state["eof"] = True
+                state["buf"] += decoder.decode(b"", final=True)
+                return True
+            state["buf"] += decoder.decode(data)
+            return True
+
+        def advance(to: int) -> None:
+            state["line"] += state["buf"].count("\n", state["pos"], to)
+            state["pos"] = to
+
+        def skip_ws() -> bool:
+            """Move past whitespace; False when the file has ended."""
+            while True:
+                advance(_WS.match(state["buf"], state["pos"]).end())
+                if state["pos"] < len(state["buf"]):
+                    return True
+                if not read_more():
+                    return False
+
+        read_more()
+        if state["buf"].startswith("\ufeff"):
+            state["buf"] = state["buf"][1:]
+        if not skip_ws() or state["buf"][state["pos"]] != "[":
+            raise CorpusError(f"{path}: line {state['line']}: expected a JSON array starting with '['")
+        advance(state["pos"] + 1)
+        index = 0
+        expect_comma = False
+        while True:
+            if state["pos"] > chunk_size:  # drop consumed text so memory stays bounded
+                state["buf"], state["pos"] = state["buf"][state["pos"]:], 0
+            if not skip_ws():
+                summary.mark_truncated(
+                    f"{path}: file ends after record {index} (line {state['line']}) without the closing ']';"
+                    f" all {index} records before the end were read")
+                return
+            char = state["buf"][state["pos"]]
+            if char == "]":
+                return
+            if expect_comma:
+                if char == ",":
+                    advance(state["pos"] + 1)
+                    expect_comma = False
+                    continue
+                # A missing comma between records: report it on the next record, then go on.
+            index += 1
+            start_line = state["line"]
+            location = f"record {index} (line {start_line})"
+            want = chunk_size
+            while True:
+                buf, pos = state["buf"], state["pos"]
+                try:
+                    obj, end = _DECODER.raw_decode(buf, pos)
+                except json.JSONDecodeError as exc:
+                    if _incomplete(exc, len(buf)) and not state["eof"]:
+                        read_more(want)
+                        want *= 2  # geometric growth: a huge record is re-scanned O(log n) times
+                        continue
+                    if _incomplete(exc, len(buf)):
+                        how = "in the middle of a string" if exc.msg.startswith("Unterminated") else exc.msg
+                        summary.mark_truncated(
+                            f"{path}: file ends inside record {index} (which starts at line {start_line}), {how};"
+                            f" the {index - 1} complete records before it were read")
+                        return
+                    end = _skip_value(state, read_more)
+                    yield Unit(location, BadRecord("malformed JSON", f"{exc.msg} (line {exc.lineno})"))
+                    if end is None:
+                        return
+                    advance(end)
+                    break
+                if expect_comma:
+                    yield Unit(location, BadRecord("malformed JSON", "missing ',' before this record"))
+                elif _has_bad_bytes(buf, pos, end):
+                    yield Unit(location, BadRecord("non-UTF-8 bytes", "record text is not valid UTF-8"))
+                else:
+                    yield Unit(location, obj)
+                advance(end)
+                break
+            expect_comma = True
+
+
+_STRUCT = re.compile(r'["\\{}\[\]]')
+
+
+def _skip_value(state: dict, read_more: Callable[..., bool]) -> Optional[int]:
+    """End offset of the malformed value at state['pos'], by bracket matching (None at EOF)."""
+    depth, in_string, escaped = 0, False, False
+    scan = state["pos"]
+    while True:
+        buf = state["buf"]
+        for match in _STRUCT.finditer(buf, scan):
+            ch = match.group()
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = in_string
+            elif ch == '"':
+                in_string = not in_string
+            elif not in_string:
+                depth += 1 if ch in "{[" else -1
+                if depth <= 0:
+                    return match.end()
+        scan = len(buf)
+        if escaped:  # the chunk ended right after a backslash
+            scan -= 1
+            escaped = False
+        if not read_more():
+            return None
+
+
+def iter_jsonl(path: Path, summary: LoadSummary, progress: Progress = None) -> Iterator[Unit]:
+    """Stream one JSON value per line; a last line cut off mid-record is reported as truncation."""
+    with open_binary(path) as fh:
+        number = 0
+        for raw in fh:
+            number += 1
+            if progress:
+                progress(len(raw))
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            if not raw.strip():
+                continue
+            location = f"line {number}"
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield Unit(location, BadRecord("non-UTF-8 bytes", f"invalid UTF-8 at byte {exc.start} of the line"))
+                continue
+            try:
+                yield Unit(location, json.loads(text))
+            except json.JSONDecodeError as exc:
+                last = not raw.endswith(b"\n")  # only the final line can lack its newline
+                if last and (exc.pos >= len(text.rstrip()) - 1 or exc.msg.startswith("Unterminated")):
+                    summary.mark_truncated(
+                        f"{path}: file ends inside line {number} ({exc.msg}); the lines before it were read")
+                    return
+                yield Unit(location, BadRecord("malformed JSON", f"{exc.msg} at column {exc.colno}"))
+
+
+def load_json_document(path: Path) -> Any:
+    """Decode a whole (small) JSON document; errors name the file and line."""
+    with open_binary(path) as fh:
+        data = fh.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CorpusError(f"{path}: line {line}: non-UTF-8 bytes (expected UTF-8 text)") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CorpusError(f"{path}: line {exc.lineno}: malformed JSON: {exc.msg}") from None
+
+
+def iter_json_document(path: Path, summary: LoadSummary, progress: Progress = None) -> Iterator[Unit]:
+    """Records from a JSON document that is an object: itself one record, or lists under a key."""
+    doc = load_json_document(path)
+    if progress:
+        progress(path.stat().st_size)
+    if isinstance(doc, list):
+        for i, obj in enumerate(doc, start=1):
+            yield Unit(f"record {i}", obj)
+        return
+    lists = [k for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
+    if len(lists) == 1 and not _looks_like_record(doc):
+        for i, obj in enumerate(doc[lists[0]], start=1):
+            yield Unit(f"record {i} of '{lists[0]}'", obj)
+    else:
+        yield Unit("record 1", doc)
+
+
+def _looks_like_record(doc: dict) -> bool:
+    keys = set(doc)
+    return bool(keys & {"messages", "conversation", "conversations", "dialog", "turns"}) and len(keys) > 1
+
+
+def iter_csv(path: Path, summary: LoadSummary, progress: Progress = None) -> Iterator[Unit]:
+    """Rows of a CSV file with a header, as dicts; 'row N (line L)' locations."""
+    opener = _OPENERS.get(path.suffix.lower())
+    if opener:
+        fh = opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="")
+    else:
+        fh = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    with fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise CorpusError(f"{path}: line 1: malformed CSV header: {exc}") from None
+        header = [h.strip() for h in header]
+        row_number = 0
+        while True:
+            line = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                row_number += 1
+                yield Unit(f"row {row_number} (line {line})", BadRecord("malformed CSV", str(exc)))
+                continue
+            if not any(cell.strip() for cell in row):
+                continue
+            row_number += 1
+            location = f"row {row_number} (line {line})"
+            if any(_has_bad_bytes(cell) for cell in row):
+                yield Unit(location, BadRecord("non-UTF-8 bytes", "row text is not valid UTF-8"))
+            elif len(row) != len(header):
+                yield Unit(location, BadRecord("wrong number of columns",
+                                               f"expected {len(header)} columns, got {len(row)}"))
+            else:
+                yield Unit(location, dict(zip(header, row)))
+        if progress:
+            progress(path.stat().st_size)
+
+
+def csv_header(path: Path) -> list[str]:
+    """The header row of a CSV file, stripped (empty list when there is none)."""
+    text = head_text(path)
+    try:
+        row = next(csv.reader(text.splitlines()[:1]))
+    except (StopIteration, csv.Error):
+        return []
+    return [h.strip() for h in row]

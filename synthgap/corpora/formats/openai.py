@@ -1,0 +1,60 @@
+"""OpenAI chat messages: JSONL (or a JSON array) of {messages: [{role, content}]}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...records import UserHistory
+from ..base import Context, Format, map_role, require, scalar_meta, type_name
+from ..problems import BadRecord
+
+ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
+
+
+def message_text(content: Any) -> Any:
+    """Content as text: a string, or the text parts of a multi-part content list."""
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+            elif isinstance(part, str):
+                parts.append(part)
+            else:
+                raise BadRecord("wrong type", f"content part must be text, got {type_name(part)}")
+        return "\n".join(parts)
+    return content
+
+
+def message_pairs(messages: list, role_field: str = "role", roles: dict = ROLES) -> list[tuple[str, Any]]:
+    """(role, content) pairs from a list of {role, content} objects, with clear errors."""
+    pairs = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise BadRecord("wrong type", f"message {i} must be an object, got {type_name(message)}")
+        if "content" not in message:
+            raise BadRecord("missing field", f"message {i} has no 'content'")
+        pairs.append((map_role(message.get(role_field), roles, role_field), message_text(message["content"])))
+    return pairs
+
+
+class OpenAIMessages(Format):
+    name = "openai"
+    description = "OpenAI chat JSONL of {messages: [{role, content}]}"
+
+    def detect(self, obj: Any) -> bool:
+        return isinstance(obj, dict) and isinstance(obj.get("messages"), list)
+
+    def convert(self, obj: dict, ctx: Context, index: int) -> list[UserHistory]:
+        messages = require(obj, "messages", list)
+        raw_id = obj.get("id") or obj.get("conversation_id")
+        conv_id = str(raw_id) if raw_id else f"{ctx.path.stem}-{index}"
+        user_id = str(obj.get("user_id") or obj.get("user") or conv_id)
+        source = ctx.source("openai")
+        synthetic = ctx.synthetic(False)
+        conversation = ctx.conversation(
+            ctx.turns(message_pairs(messages)), id=conv_id, user_id=user_id, source=source,
+            synthetic=synthetic, meta=scalar_meta(obj, skip=("id", "conversation_id", "user_id", "user")))
+        if conversation is None:
+            return []
+        return [UserHistory(user_id=user_id, source=source, synthetic=synthetic, conversations=[conversation])]

@@ -1,0 +1,103 @@
+"""What can go wrong while reading a corpus, and the summary that counts it.
+
+Two kinds of problem are kept apart:
+- a *bad record* breaks the format (malformed JSON, wrong type, unknown role, empty turn...):
+  with on_error="fail" it stops the read with one line naming file and record; with "skip" it
+  is skipped and counted by reason;
+- a *drop* is something the format allows but that is not conversation text (ShareGPT's empty
+  "continue" turns, stage directions in Synthetic-Persona-Chat): always counted and reported.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Optional
+
+EXAMPLES_PER_REASON = 3
+
+
+class SynthgapError(Exception):
+    """A user mistake or bad input: the CLI prints str(self) as one line, no traceback."""
+
+
+class CorpusError(SynthgapError):
+    """A corpus cannot be read (missing path, empty file, unknown format, bad record in fail mode)."""
+
+
+class BadRecord(Exception):
+    """Raised by format converters for one record; the loader adds file and location."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        self.reason, self.detail = reason, detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+def where(path: str, location: str) -> str:
+    """'path: line 3' style prefix used by every message about a record."""
+    return f"{path}: {location}" if location else path
+
+
+@dataclass
+class LoadSummary:
+    """Counts of one read: what came out, what was skipped or dropped and why, how files ended."""
+
+    sources: list[str] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
+    records: int = 0
+    conversations: int = 0
+    users: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    skipped_examples: dict[str, list[str]] = field(default_factory=dict)
+    dropped: Counter = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)
+    truncated: bool = False
+    truncation: Optional[str] = None
+    complete: bool = False
+
+    def skip(self, reason: str, message: str) -> None:
+        self.skipped[reason] += 1
+        examples = self.skipped_examples.setdefault(reason, [])
+        if len(examples) < EXAMPLES_PER_REASON:
+            examples.append(message)
+
+    def drop(self, what: str, count: int = 1) -> None:
+        self.dropped[what] += count
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def mark_truncated(self, message: str) -> None:
+        self.truncated = True
+        self.truncation = message if self.truncation is None else f"{self.truncation}; {message}"
+        self.warn(message)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+    def notices(self) -> list[str]:
+        """Human-readable lines for everything not silent: warnings, drops, skips."""
+        lines = list(self.warnings)
+        for what, n in sorted(self.dropped.items()):
+            lines.append(f"dropped {n} {what}{'' if n == 1 else 's'}")
+        for reason, n in sorted(self.skipped.items()):
+            first = self.skipped_examples.get(reason, [""])[0]
+            lines.append(f"skipped {n} record{'' if n == 1 else 's'}: {reason} (first: {first})")
+        return lines
+
+    def to_dict(self) -> dict:
+        return {
+            "sources": self.sources,
+            "formats": self.formats,
+            "records": self.records,
+            "conversations": self.conversations,
+            "users": self.users,
+            "skipped": dict(sorted(self.skipped.items())),
+            "skipped_examples": {k: v for k, v in sorted(self.skipped_examples.items())},
+            "dropped": dict(sorted(self.dropped.items())),
+            "warnings": self.warnings,
+            "truncated": self.truncated,
+            "truncation": self.truncation,
+        }

@@ -1,0 +1,1 @@
+"""Attribute extraction from conversations (spaCy rules, LLM) and matching to gold attributes."""

@@ -1,0 +1,1 @@
+"""Conversation generators: Jinja2 templates and LLMs, and benchmark variants."""

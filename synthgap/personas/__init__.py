@@ -1,0 +1,1 @@
+"""Attribute taxonomy, Faker-based persona sampler, LLM enrichment and fidelity audit."""

@@ -1,0 +1,1 @@
+"""Report writers: JSON, Markdown, LaTeX, HTML and figures."""

@@ -1,0 +1,1 @@
+"""Package data: Jinja2 templates for conversations, prompts and reports."""

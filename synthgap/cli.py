@@ -1,0 +1,54 @@
+"""The `synthgap` command: a click root group; each area adds its own subcommands.
+
+Only click is imported at start-up so that `synthgap --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+
+
+class Root(click.Group):
+    """Turns user errors (SynthgapError) into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        from .corpora.problems import SynthgapError
+
+        try:
+            return super().invoke(ctx)
+        except SynthgapError as exc:
+            click.echo(f"synthgap: error: {exc}", err=True)
+            ctx.exit(1)
+        except BrokenPipeError:  # e.g. `synthgap ... | head`
+            sys.stderr.close()
+            ctx.exit(0)
+        except KeyboardInterrupt:
+            click.echo("synthgap: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=Root, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="synthgap")
+def cli() -> None:
+    """Generate synthetic users and conversations, and measure how far they are from real ones."""
+
+
+def _register() -> None:
+    from .corpora.cli import corpus
+
+    cli.add_command(corpus)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="synthgap")
+
+
+if __name__ == "__main__":
+    main()

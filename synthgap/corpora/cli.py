@@ -1,0 +1,93 @@
+"""`synthgap corpus ...`: inspect and convert corpora (a thin layer over synthgap.corpora)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+FORMAT_HELP = ("corpus format (detected when omitted): sharegpt, openai, wildchat, user-histories, convai2, "
+               "persuasionforgood, synthetic-persona-chat, prefeval, native")
+
+
+def read_options(func):
+    """Options shared by every command that reads a corpus."""
+    options = [
+        click.option("--format", "fmt", metavar="FORMAT", help=FORMAT_HELP),
+        click.option("--skip-bad", is_flag=True, help="skip bad records (counted by reason) instead of failing"),
+        click.option("--empty-turns", type=click.Choice(["error", "drop", "keep"]),
+                     help="what to do with turns without text (default: the format's own rule)"),
+        click.option("--user-speaker", metavar="SPEAKER",
+                     help="human-human corpora: who plays the user (persuasionforgood: persuadee|persuader|both; "
+                          "synthetic-persona-chat: user1|user2|both; convai2: human|participant1|participant2)"),
+        click.option("--synthetic/--real", "synthetic", default=None,
+                     help="mark every record synthetic or real (default: what the format says)"),
+        click.option("--label", metavar="NAME", help="source label for every record (default: the format's)"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def open_corpus(source, fmt, skip_bad, empty_turns, user_speaker, synthetic, label, unit="conversation", progress=None):
+    from . import load
+
+    return load(source, fmt, "skip" if skip_bad else "fail", unit=unit, empty_turns=empty_turns,
+                user_speaker=user_speaker, synthetic=synthetic, label=label, progress=progress)
+
+
+def echo_notices(summary) -> None:
+    for line in summary.notices():
+        click.echo(f"synthgap: note: {line}", err=True)
+
+
+@click.group()
+def corpus() -> None:
+    """Read real and synthetic corpora: inspect them, convert between formats."""
+
+
+@corpus.command()
+@click.argument("source")
+@read_options
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of tables")
+def inspect(source, fmt, skip_bad, empty_turns, user_speaker, synthetic, label, as_json):
+    """Describe SOURCE (a file, a folder, or a built-in name such as 'sharegpt').
+
+    Counts conversations, users and turns, the user-turn length distribution, writing
+    systems, gold attributes, skipped records with reasons, and how the file ended.
+    """
+    from ..progress import byte_progress
+    from .stats import corpus_stats
+
+    reader = open_corpus(source, fmt, skip_bad, empty_turns, user_speaker, synthetic, label)
+    with byte_progress(reader.total_bytes, "reading") as progress:
+        reader.progress = progress
+        report = corpus_stats(reader)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        from .render import print_report
+
+        print_report(report)
+
+
+@corpus.command()
+@click.argument("source")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="file to write")
+@click.option("--to", "to", type=click.Choice(["native", "sharegpt", "openai"]), default="native", show_default=True)
+@click.option("--unit", type=click.Choice(["conversation", "user"]),
+              help="write conversations or user histories (native only; default: what the source holds)")
+@read_options
+def convert(source, output, to, unit, fmt, skip_bad, empty_turns, user_speaker, synthetic, label):
+    """Convert SOURCE to native JSONL, ShareGPT or OpenAI messages (written atomically)."""
+    from ..progress import byte_progress
+    from .export import write_records
+
+    reader = open_corpus(source, fmt, skip_bad, empty_turns, user_speaker, synthetic, label)
+    reader.unit = unit or (reader.natural_unit if to == "native" else "conversation")
+    with byte_progress(reader.total_bytes, "converting") as progress:
+        reader.progress = progress
+        count = write_records(output, reader, to)
+    echo_notices(reader.summary)
+    what = "user histories" if reader.unit == "user" else "conversations"
+    click.echo(f"wrote {count} {what} to {output}", err=True)

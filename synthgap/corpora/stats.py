@@ -8,7 +8,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .load import Corpus
+    from .reader import Corpus
 
 # Dominant writing system of a turn: a cheap, honest stand-in for language identification.
 SCRIPTS = {

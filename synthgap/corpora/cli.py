@@ -6,7 +6,7 @@ import json
 
 import click
 
-FORMAT_HELP = ("corpus format (detected when omitted): sharegpt, openai, wildchat, user-histories, convai2, "
+FORMAT_HELP = ("corpus format (detected when omitted): sharegpt, openai, wildchat, user-histories, relevance, convai2, "
                "persuasionforgood, synthetic-persona-chat, prefeval, native")
 
 

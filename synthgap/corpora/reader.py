@@ -88,15 +88,22 @@ class Corpus:
 
 
 def merge_into(target: UserHistory, other: UserHistory) -> None:
-    """Add another record of the same user: its conversations, and attributes not already stated."""
+    """Add another record of the same user: its conversations, and attributes not already there.
+
+    Attributes are the same when everything but their id is (a profile repeated per dialogue).
+    """
     target.conversations.extend(other.conversations)
-    known = {(a.category, a.statement) for a in target.attributes}
+    known = {_content(a) for a in target.attributes}
     for attr in other.attributes:
-        if (attr.category, attr.statement) not in known:
-            known.add((attr.category, attr.statement))
+        if _content(attr) not in known:
+            known.add(_content(attr))
             target.attributes.append(attr)
     for key, value in other.meta.items():
         target.meta.setdefault(key, value)
+
+
+def _content(attr: Attribute) -> str:
+    return attr.model_dump_json(exclude={"id"})
 
 
 def load(source: Union[str, Path], format: Optional[str] = None, on_error: str = "fail", *,
@@ -122,4 +129,4 @@ def load(source: Union[str, Path], format: Optional[str] = None, on_error: str =
     return Corpus(files, options, unit, progress)
 
 
-__all__ = ["Corpus", "load", "merge_into", "Attribute"]
+__all__ = ["Corpus", "load", "merge_into"]

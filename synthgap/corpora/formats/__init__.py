@@ -9,13 +9,14 @@ from .native import Native
 from .openai import OpenAIMessages
 from .persuasion import PersuasionForGood
 from .prefeval import PrefEval
+from .relevance import RelevanceJudgments
 from .sharegpt import ShareGPT
 from .synthetic_persona_chat import SyntheticPersonaChat
 from .user_histories import UserHistories
 from .wildchat import WildChat
 
 # JSON formats, most specific first (native and user-histories before the looser shapes).
-JSON_FORMATS: list[Format] = [Native(), UserHistories(), PrefEval(), ShareGPT(), OpenAIMessages(),
+JSON_FORMATS: list[Format] = [Native(), UserHistories(), RelevanceJudgments(), PrefEval(), ShareGPT(), OpenAIMessages(),
                               ConvAI2(), WildChat()]
 CSV_FORMATS: list[Format] = [PersuasionForGood(), SyntheticPersonaChat()]
 FORMATS: dict[str, Format] = {f.name: f for f in JSON_FORMATS + CSV_FORMATS}
@@ -23,7 +24,7 @@ ALIASES = {"recenter": "user-histories", "user_histories": "user-histories", "lm
            "messages": "openai", "pfg": "persuasionforgood", "persuasion": "persuasionforgood",
            "spc": "synthetic-persona-chat", "synthetic_persona_chat": "synthetic-persona-chat"}
 # Formats whose records carry user-level data (attributes, grouping): written as UserHistory.
-USER_LEVEL = {"user-histories", "persuasionforgood", "synthetic-persona-chat", "prefeval", "convai2"}
+USER_LEVEL = {"user-histories", "relevance", "persuasionforgood", "synthetic-persona-chat", "prefeval", "convai2"}
 
 
 def get_format(name: str) -> Format:

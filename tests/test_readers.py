@@ -72,7 +72,7 @@ def test_truncated_array_recovers_complete_records(tmp_path):
     corpus = load(path)
     assert [c.id for c in corpus] == [f"r{i}" for i in range(29)]
     assert corpus.summary.truncated
-    assert "record 30" in corpus.summary.truncation and "29 complete records" in corpus.summary.truncation
+    assert "record 30" in corpus.summary.truncation and "29 records before it" in corpus.summary.truncation
 
 
 def test_array_missing_closing_bracket_is_truncation(tmp_path):
@@ -98,6 +98,21 @@ def test_json_array_streaming_across_chunk_edges(tmp_path, chunk):
     bad = [u for u in units if isinstance(u.value, BadRecord)]
     assert len(bad) == 1 and bad[0].location.startswith("record 21 (line 22)")
     assert not summary.truncated
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 100])
+def test_malformed_record_with_escapes_is_skipped_not_taken_for_truncation(tmp_path, chunk):
+    path = tmp_path / "e.json"
+    bad = '{"bad": "x\\n" ,, "y": "a\\\\", "z": "\\"}"}'
+    path.write_text('[{"id": 1},\n' + bad + ',\n{"id": 3}]', encoding="utf-8")
+    summary = LoadSummary()
+    units = list(iter_json_array(path, summary, chunk_size=chunk))
+    assert [u.value["id"] if isinstance(u.value, dict) else u.value.reason for u in units] == [1, "malformed JSON", 3]
+    assert not summary.truncated
+    path.write_text('[{"id": 1},\n' + bad + ',\n{"id": 3, "t": tr', encoding="utf-8")
+    summary = LoadSummary()
+    assert len(list(iter_json_array(path, summary, chunk_size=chunk))) == 2
+    assert summary.truncated and "record 3" in summary.truncation
 
 
 def test_json_array_bad_bytes_only_spoil_their_record(tmp_path):

@@ -68,6 +68,23 @@ def _incomplete(exc: json.JSONDecodeError, buffer_len: int) -> bool:
     return exc.msg.startswith("Unterminated string") or exc.pos >= buffer_len - _EDGE
 
 
+# The unfinished token a cut leaves where the decoder stops: a \u escape, a literal, a number's tail.
+_CUT_TOKEN = re.compile(r"(?<=\\)u[0-9a-fA-F]{0,4}|t(r(ue?)?)?|f(a(l(se?)?)?)?|n(u(ll?)?)?|-"
+                        r"|(?<=[0-9])[.eE]|(?<=[0-9])[eE][-+]")
+
+
+def _cut_off(exc: json.JSONDecodeError, text: str) -> bool:
+    """Is this decode error just the text ending inside a value (a cut-off file), not a malformed one?
+
+    When text is cut, the decoder stops at the very end, or at the start of the unfinished token:
+    a literal ('tru'), a number's tail ('1.', '1e+', '-') or a '\\u' escape ('\\u00').
+    """
+    if exc.msg.startswith("Unterminated string"):
+        return True
+    end = len(text.rstrip())
+    return exc.pos >= end or _CUT_TOKEN.fullmatch(text, exc.pos, end) is not None
+
+
 # Stdlib's C decoder (raw_decode) over a growing text buffer, rather than an event parser
 # such as ijson: it is faster here, and it lets us recover every complete record before a cut
 # and pin undecodable bytes to the one record that holds them.
@@ -146,16 +163,16 @@ def iter_json_array(path: Path, summary: LoadSummary, progress: Progress = None,
                         read_more(want)
                         want *= 2  # geometric growth: a huge record is re-scanned O(log n) times
                         continue
-                    if _incomplete(exc, len(buf)):
-                        how = "in the middle of a string" if exc.msg.startswith("Unterminated") else exc.msg
+                    # Complete but malformed, or cut off by the end of the file: brackets tell.
+                    end = _skip_value(state, read_more)
+                    if end is None:
+                        how = "in the middle of a string" if exc.msg.startswith("Unterminated") else \
+                            f"before the record is closed ({exc.msg.lower()})"
                         summary.mark_truncated(
                             f"{path}: file ends inside record {index} (which starts at line {start_line}), {how};"
-                            f" the {index - 1} complete records before it were read")
+                            f" the {index - 1} records before it were read")
                         return
-                    end = _skip_value(state, read_more)
                     yield Unit(location, BadRecord("malformed JSON", f"{exc.msg} (line {exc.lineno})"))
-                    if end is None:
-                        return
                     advance(end)
                     break
                 if expect_comma:
@@ -174,26 +191,25 @@ _STRUCT = re.compile(r'["\\{}\[\]]')
 
 def _skip_value(state: dict, read_more: Callable[..., bool]) -> Optional[int]:
     """End offset of the malformed value at state['pos'], by bracket matching (None at EOF)."""
-    depth, in_string, escaped = 0, False, False
+    depth, in_string = 0, False
+    escaped_at = -1  # offset of the character a backslash escapes
     scan = state["pos"]
     while True:
         buf = state["buf"]
         for match in _STRUCT.finditer(buf, scan):
             ch = match.group()
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = in_string
+            if match.start() == escaped_at:
+                continue
+            if ch == "\\":
+                if in_string:
+                    escaped_at = match.end()
             elif ch == '"':
                 in_string = not in_string
             elif not in_string:
                 depth += 1 if ch in "{[" else -1
                 if depth <= 0:
                     return match.end()
-        scan = len(buf)
-        if escaped:  # the chunk ended right after a backslash
-            scan -= 1
-            escaped = False
+        scan = max(len(buf), escaped_at)
         if not read_more():
             return None
 
@@ -220,7 +236,7 @@ def iter_jsonl(path: Path, summary: LoadSummary, progress: Progress = None) -> I
                 yield Unit(location, json.loads(text))
             except json.JSONDecodeError as exc:
                 last = not raw.endswith(b"\n")  # only the final line can lack its newline
-                if last and (exc.pos >= len(text.rstrip()) - 1 or exc.msg.startswith("Unterminated")):
+                if last and _cut_off(exc, text):
                     summary.mark_truncated(
                         f"{path}: file ends inside line {number} ({exc.msg}); the lines before it were read")
                     return

@@ -31,9 +31,24 @@ class Sniffed:
     unit: str
 
 
-def _first_line(path: Path, limit: int = 1 << 26) -> bytes:
+def _first_lines(path: Path, count: int = 5, limit: int = 1 << 26) -> list[str]:
+    """The first `count` non-blank lines (each read up to `limit` bytes), decoded leniently."""
+    lines = []
     with open_binary(path) as fh:
-        return fh.readline(limit)
+        while len(lines) < count:
+            raw = fh.readline(limit)
+            if not raw:
+                break
+            if raw.strip():
+                lines.append(raw.decode("utf-8", errors="replace").lstrip("\ufeff").strip())
+    return lines
+
+
+def _is_object_line(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except json.JSONDecodeError:
+        return False
 
 
 def _container(path: Path, head: str) -> str:
@@ -44,13 +59,10 @@ def _container(path: Path, head: str) -> str:
     if stripped.startswith("["):
         return "json-array"
     if stripped.startswith("{"):
-        line = _first_line(path).decode("utf-8", errors="replace").lstrip("\ufeff").strip()
-        try:
-            if isinstance(json.loads(line), dict):
-                return "jsonl"
-        except json.JSONDecodeError:
-            pass
-        # Pretty-printed object, or JSONL whose first line is bad: a .jsonl name decides.
+        lines = _first_lines(path)
+        # JSON Lines when a line holds a whole object; a lone "{" opens a pretty-printed document.
+        if lines and lines[0] != "{" and any(_is_object_line(line) for line in lines):
+            return "jsonl"
         return "jsonl" if suffix in (".jsonl", ".ndjson") else "json"
     if "," in stripped.split("\n", 1)[0] and csv_header(path):
         return "csv"

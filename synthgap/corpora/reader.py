@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Union
 
 from ..records import Attribute, Conversation, UserHistory
-from .base import ReadOptions
+from .base import Context, ReadOptions
 from .builtin import resolve
 from .containers import Progress, iter_csv, iter_json_array, iter_json_document, iter_jsonl
 from .detect import Sniffed, expand
@@ -45,8 +45,6 @@ class Corpus:
 
     def histories(self) -> Iterator[UserHistory]:
         """Every record as UserHistories, in file order; bad records fail or are skipped and counted."""
-        from .base import Context
-
         self.summary = summary = self._new_summary()
         users: set[tuple[str, str]] = set()
         for file in self.files:

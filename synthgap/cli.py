@@ -16,12 +16,13 @@ class Root(click.Group):
     """Turns user errors (SynthgapError) into one line on stderr and exit code 1."""
 
     def invoke(self, ctx: click.Context):
-        from .corpora.problems import SynthgapError
+        from .errors import SynthgapError
 
         try:
             return super().invoke(ctx)
         except SynthgapError as exc:
-            click.echo(f"synthgap: error: {exc}", err=True)
+            hint = f" ({exc.hint})" if exc.hint else ""
+            click.echo(f"synthgap: error: {exc}{hint}", err=True)
             ctx.exit(1)
         except BrokenPipeError:  # e.g. `synthgap ... | head`
             sys.stderr.close()

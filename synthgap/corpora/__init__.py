@@ -10,7 +10,7 @@ Names are imported on first use (PEP 562) so that the CLI starts without loading
 from importlib import import_module
 
 _EXPORTS = {"FORMATS": ".formats", "get_format": ".formats", "Corpus": ".reader", "load": ".reader",
-            "CorpusError": ".problems", "LoadSummary": ".problems", "SynthgapError": ".problems"}
+            "CorpusError": ".problems", "LoadSummary": ".problems", "SynthgapError": "..errors"}
 __all__ = sorted(_EXPORTS)
 
 

@@ -14,15 +14,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..errors import SynthgapError
+
 EXAMPLES_PER_REASON = 3
-
-
-class SynthgapError(Exception):
-    """A user mistake or bad input: the CLI prints str(self) as one line, no traceback."""
 
 
 class CorpusError(SynthgapError):
     """A corpus cannot be read (missing path, empty file, unknown format, bad record in fail mode)."""
+
+    def __init__(self, message: str, hint: Optional[str] = None):
+        super().__init__(message)
+        self.hint = hint
 
 
 class BadRecord(Exception):

@@ -56,7 +56,7 @@ class Corpus:
                 if isinstance(outcome, BadRecord):
                     message = f"{where(str(file.path), location)}: {outcome}"
                     if self.options.on_error == "fail":
-                        raise CorpusError(message)
+                        raise CorpusError(message, hint="--skip-bad skips bad records and counts them")
                     summary.skip(outcome.reason, message)
                     continue
                 for history in outcome:

@@ -14,6 +14,7 @@ import json
 import lzma
 import re
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Optional
@@ -40,8 +41,42 @@ class Unit:
 
 def open_binary(path: Path) -> IO[bytes]:
     """Open a file for reading bytes, decompressing .gz/.bz2/.xz transparently."""
-    opener = _OPENERS.get(path.suffix.lower(), open)
-    return opener(path, "rb")
+    opener = _OPENERS.get(path.suffix.lower())
+    return _Decompressing(path, opener(path, "rb")) if opener else open(path, "rb")
+
+
+class _Decompressing:
+    """A compressed file whose corrupt or cut-off stream raises a one-line CorpusError naming it."""
+
+    def __init__(self, path: Path, fh: IO):
+        self.path, self.fh = path, fh
+
+    def _guard(self, method: Callable, *args: Any) -> Any:
+        try:
+            return method(*args)
+        except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+            raise CorpusError(f"{self.path}: cannot decompress: {exc}") from None
+
+    def read(self, *args: Any) -> Any:
+        return self._guard(self.fh.read, *args)
+
+    def readline(self, *args: Any) -> Any:
+        return self._guard(self.fh.readline, *args)
+
+    def __iter__(self) -> "_Decompressing":
+        return self
+
+    def __next__(self) -> Any:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def __enter__(self) -> "_Decompressing":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.fh.close()
 
 
 def logical_suffix(path: Path) -> str:
@@ -143,6 +178,9 @@ def iter_json_array(path: Path, summary: LoadSummary, progress: Progress = None,
                 return
             char = state["buf"][state["pos"]]
             if char == "]":
+                advance(state["pos"] + 1)
+                if skip_ws():  # e.g. two arrays in one file: the rest must not vanish silently
+                    yield Unit(f"line {state['line']}", BadRecord("malformed JSON", "text after the closing ']'"))
                 return
             if expect_comma:
                 if char == ",":
@@ -284,7 +322,7 @@ def iter_csv(path: Path, summary: LoadSummary, progress: Progress = None) -> Ite
     """Rows of a CSV file with a header, as dicts; 'row N (line L)' locations."""
     opener = _OPENERS.get(path.suffix.lower())
     if opener:
-        fh = opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="")
+        fh = _Decompressing(path, opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline=""))
     else:
         fh = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
     with fh:

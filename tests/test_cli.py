@@ -71,3 +71,12 @@ def test_convert_user_unit_refused_for_conversation_formats(tmp_path):
     result = run("corpus", "convert", src, "-o", tmp_path / "x.jsonl", "--to", "openai", "--unit", "user")
     assert result.exit_code == 1 and "user histories" in result.stderr
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_formats_lists_every_reader():
+    from synthgap.corpora import FORMATS
+
+    result = run("corpus", "formats")
+    assert result.exit_code == 0
+    assert [line.split()[0] for line in result.output.splitlines()] == list(FORMATS)
+    assert "persuadee|persuader|both" in result.output

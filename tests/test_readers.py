@@ -357,3 +357,15 @@ def test_forced_format_mismatch_reports_records(tmp_path):
     path = write_jsonl(tmp_path / "w.jsonl", WILDCHAT[:1])
     with pytest.raises(CorpusError, match=r"line 1: missing field"):
         list(load(path, format="openai"))
+
+
+def test_tool_traffic_is_dropped_and_counted(tmp_path):
+    path = write_jsonl(tmp_path / "tools.jsonl", [{"messages": [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "1", "type": "function"}]},
+        {"role": "tool", "content": "{\"t\": 20}"},
+        {"role": "assistant", "content": "20 degrees"}]}])
+    corpus = load(path)
+    conv = only(corpus)
+    assert [(t.role, t.content) for t in conv.turns] == [("user", "weather?"), ("assistant", "20 degrees")]
+    assert corpus.summary.dropped == {"tool call": 1, "tool message": 1}

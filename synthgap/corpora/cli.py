@@ -91,3 +91,13 @@ def convert(source, output, to, unit, fmt, skip_bad, empty_turns, user_speaker, 
     echo_notices(reader.summary)
     what = "user histories" if reader.unit == "user" else "conversations"
     click.echo(f"wrote {count} {what} to {output}", err=True)
+
+
+@corpus.command()
+def formats():
+    """List the corpus formats synthgap reads, in the order detection tries them."""
+    from .formats import FORMATS
+
+    for fmt in FORMATS.values():
+        speakers = f"  [--user-speaker {'|'.join(fmt.speakers)}]" if fmt.speakers else ""
+        click.echo(f"{fmt.name:24} {fmt.description}{speakers}")

@@ -126,8 +126,10 @@ def sniff(path: Path, forced: Optional[Format] = None) -> Sniffed:
         fmt = forced
     else:
         fmt = next((f for s in samples for f in JSON_FORMATS if f.detect(s)), None)
+        if fmt is None and not samples:
+            raise CorpusError(f"{path}: cannot tell the format: no record is a JSON object (pass --format)")
         if fmt is None:
-            keys = ", ".join(sorted(samples[0])[:8]) if samples else "none readable"
+            keys = ", ".join(sorted(samples[0])[:8])
             raise CorpusError(f"{path}: cannot tell the format: first record has keys [{keys}]; "
                               f"known formats: {', '.join(FORMATS)} (pass --format)")
     unit = "user" if fmt.name in USER_LEVEL else "conversation"

@@ -31,7 +31,7 @@ class Native(Format):
         try:
             record = kind.model_validate(obj)
         except ValidationError as exc:
-            raise BadRecord("invalid record", explain_validation(exc)) from None
+            raise BadRecord(validation_reason(exc), explain_validation(exc)) from None
         histories = [record] if isinstance(record, UserHistory) else [
             UserHistory(user_id=record.user_id, source=record.source, synthetic=record.synthetic,
                         conversations=[record])]
@@ -48,6 +48,14 @@ class Native(Format):
             for history in histories:
                 apply_override(history, ctx)
         return histories
+
+
+def validation_reason(exc: ValidationError) -> str:
+    """The reason other formats use for the same fault: a turn's role missing or unknown."""
+    first = exc.errors()[0]
+    if first["loc"] and first["loc"][-1] == "role":
+        return "missing role" if first["type"] == "missing" else "unknown role"
+    return "invalid record"
 
 
 def options_override(ctx: Context) -> bool:

@@ -9,6 +9,7 @@ from ..base import Context, Format, map_role, require, scalar_meta, type_name
 from ..problems import BadRecord
 
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
+TOOL_ROLES = {"tool", "function", "ipython"}
 
 
 def message_text(content: Any) -> Any:
@@ -26,15 +27,26 @@ def message_text(content: Any) -> Any:
     return content
 
 
-def message_pairs(messages: list, role_field: str = "role", roles: dict = ROLES) -> list[tuple[str, Any]]:
-    """(role, content) pairs from a list of {role, content} objects, with clear errors."""
+def message_pairs(messages: list, ctx: Context) -> list[tuple[str, Any]]:
+    """(role, content) pairs from a list of {role, content} objects, with clear errors.
+
+    Tool traffic (role tool/function, assistant tool calls without text) is neither user nor
+    assistant text: it is dropped and counted.
+    """
     pairs = []
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
             raise BadRecord("wrong type", f"message {i} must be an object, got {type_name(message)}")
+        role = message.get("role")
+        if isinstance(role, str) and role.strip().lower() in TOOL_ROLES:
+            ctx.summary.drop("tool message")
+            continue
+        if message.get("content") is None and (message.get("tool_calls") or message.get("function_call")):
+            ctx.summary.drop("tool call")
+            continue
         if "content" not in message:
             raise BadRecord("missing field", f"message {i} has no 'content'")
-        pairs.append((map_role(message.get(role_field), roles, role_field), message_text(message["content"])))
+        pairs.append((map_role(role, ROLES, "role"), message_text(message["content"])))
     return pairs
 
 
@@ -53,7 +65,7 @@ class OpenAIMessages(Format):
         source = ctx.source("openai")
         synthetic = ctx.synthetic(False)
         conversation = ctx.conversation(
-            ctx.turns(message_pairs(messages)), id=conv_id, user_id=user_id, source=source,
+            ctx.turns(message_pairs(messages, ctx)), id=conv_id, user_id=user_id, source=source,
             synthetic=synthetic, meta=scalar_meta(obj, skip=("id", "conversation_id", "user_id", "user")))
         if conversation is None:
             return []

@@ -35,7 +35,7 @@ def wildchat_conversation(obj: dict, ctx: Context, fallback_id: str, source: str
     turns = require(obj, "conversation", list)
     conv_id = conversation_id(obj, fallback_id)
     return ctx.conversation(
-        ctx.turns(message_pairs(turns)), id=conv_id, user_id=user_id or user_of(obj, conv_id),
+        ctx.turns(message_pairs(turns, ctx)), id=conv_id, user_id=user_id or user_of(obj, conv_id),
         source=source, synthetic=synthetic, meta=scalar_meta(obj, skip=ID_FIELDS))
 
 

@@ -6,7 +6,7 @@ For each method, in its own fresh Python subprocess (so the two cannot share cac
 memory), one complete pass over the file that yields every conversation as
 `synthgap.records.Conversation`, counting conversations and turns:
 
-- ``synthgap``: ``synthgap.corpora.load(SOURCE)`` and ``for conv in corpus: ...``. The loader
+- ``synthgap``: ``synthgap.corpora.load(SOURCE, empty_turns="drop")`` and ``for conv in corpus: ...``. The loader
   streams the JSON array, so memory stays bounded by a chunk and one record.
 - ``naive json``: read the whole file into one string, ``json.loads`` it; when that fails
   because the file is cut off (the built-in ShareGPT file is truncated mid-record), cut the
@@ -126,7 +126,7 @@ def run_synthgap(source: str) -> dict:
 
     tally = Tally()
     start = time.perf_counter()
-    corpus = load(source)
+    corpus = load(source, empty_turns="drop")  # the naive peer drops empty turns too
     for conv in corpus:
         tally.add(conv)
     seconds = time.perf_counter() - start

@@ -503,7 +503,7 @@ def test_pfg_skip_keeps_the_rest_of_the_dialogue(tmp_path):
     assert [t.content for t in convs["D1"].turns] == ["unit D1 0", "unit D1 1", "unit D1 2", "unit D1 3"]
 
 
-# --- empty turns: ShareGPT and ConvAI2 drop, the others fail ---------------------------------
+# --- empty turns: ConvAI2 and the built-in ShareGPT drop, every format read from a file fails ---
 
 SHAREGPT_EMPTIES = array(
     sg(1),
@@ -514,17 +514,26 @@ SHAREGPT_EMPTIES = array(
 )
 
 
-def test_sharegpt_drops_empty_turns_and_conversations_by_default(tmp_path):
+def test_sharegpt_file_fails_on_empty_turns_by_default(tmp_path):
     path = tmp_path / "sharegpt.json"
     path.write_bytes(SHAREGPT_EMPTIES)
-    result = invoke("corpus", "inspect", path, "--json")  # fail mode: drops are not errors
+    result = invoke("corpus", "inspect", path)
+    line = only_error_line(result)
+    assert re.fullmatch(error_pattern(path, "record 2 (line 3)", "empty turn"), line), line
+    assert "--empty-turns drop" in line
+
+
+def test_sharegpt_drops_empty_turns_and_conversations_on_request(tmp_path):
+    path = tmp_path / "sharegpt.json"
+    path.write_bytes(SHAREGPT_EMPTIES)
+    result = invoke("corpus", "inspect", path, "--json", "--empty-turns", "drop")  # drops are not errors
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["conversations"] == 2
     assert report["skipped"] == {}
     assert report["dropped"] == {"empty turn": 3, "empty conversation": 2}
     assert report["turns"] == {"user": 2, "assistant": 3, "system": 0}
-    corpus = load(path)
+    corpus = load(path, empty_turns="drop")
     assert [[t.content for t in c.turns] for c in corpus] == [
         ["question 1", "answer 1"], ["write a poem", "roses", "violets"]]
 

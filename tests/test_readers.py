@@ -33,7 +33,7 @@ SHAREGPT = [
 
 
 def test_sharegpt_roles_users_and_dropped_empties(tmp_path):
-    corpus = load(write_json(tmp_path / "s.json", SHAREGPT))
+    corpus = load(write_json(tmp_path / "s.json", SHAREGPT), empty_turns="drop")
     convs = list(corpus)
     assert corpus.summary.formats == ["sharegpt"]
     assert [c.id for c in convs] == ["abc_0", "abc_1"]
@@ -44,16 +44,30 @@ def test_sharegpt_roles_users_and_dropped_empties(tmp_path):
     assert not any(c.synthetic for c in convs) and convs[0].source == "sharegpt"
 
 
-def test_sharegpt_strict_empty_turns_on_request(tmp_path):
-    with pytest.raises(CorpusError, match=r"record 1 \(line 2\): empty turn"):
-        list(load(write_json(tmp_path / "s.json", SHAREGPT), empty_turns="error"))
+def test_sharegpt_file_is_strict_about_empty_turns_by_default(tmp_path):
+    with pytest.raises(CorpusError, match=r"record 1 \(line 2\): empty turn") as err:
+        list(load(write_json(tmp_path / "s.json", SHAREGPT)))
+    assert "--empty-turns drop" in err.value.hint
+
+
+def test_builtin_sharegpt_brings_its_read_defaults(monkeypatch, tmp_path):
+    """The built-in name drops the packaged file's empty turns; an explicit policy still wins."""
+    from synthgap.corpora import builtin
+
+    path = write_json(tmp_path / "pkg.json", SHAREGPT)
+    monkeypatch.setattr(builtin, "builtin_path", lambda name: path)
+    monkeypatch.chdir(tmp_path)
+    corpus = load("sharegpt")
+    assert len(list(corpus)) == 2 and corpus.summary.dropped == {"empty turn": 1, "empty conversation": 1}
+    with pytest.raises(CorpusError, match="empty turn"):
+        list(load("sharegpt", empty_turns="error"))
 
 
 def test_sharegpt_as_jsonl_and_gzip(tmp_path):
     path = tmp_path / "s.jsonl.gz"
     with gzip.open(path, "wt", encoding="utf-8") as fh:
         fh.writelines(json.dumps(r) + "\n" for r in SHAREGPT[:2])
-    corpus = load(path)
+    corpus = load(path, empty_turns="drop")
     assert [c.id for c in corpus] == ["abc_0", "abc_1"]
 
 
@@ -77,9 +91,9 @@ def test_truncated_array_recovers_complete_records(tmp_path):
 
 def test_array_missing_closing_bracket_is_truncation(tmp_path):
     path = tmp_path / "open.json"
-    path.write_text(json.dumps(SHAREGPT[:2])[:-1], encoding="utf-8")
+    path.write_text(json.dumps(SHAREGPT[1:2])[:-1], encoding="utf-8")
     corpus = load(path)
-    assert len(list(corpus)) == 2 and corpus.summary.truncated
+    assert len(list(corpus)) == 1 and corpus.summary.truncated
 
 
 @pytest.mark.parametrize("chunk", [7, 64, 1000])

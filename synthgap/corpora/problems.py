@@ -4,8 +4,9 @@ Two kinds of problem are kept apart:
 - a *bad record* breaks the format (malformed JSON, wrong type, unknown role, empty turn...):
   with on_error="fail" it stops the read with one line naming file and record; with "skip" it
   is skipped and counted by reason;
-- a *drop* is something the format allows but that is not conversation text (ShareGPT's empty
-  "continue" turns, stage directions in Synthetic-Persona-Chat): always counted and reported.
+- a *drop* is something the format allows but that is not conversation text (stage directions
+  in Synthetic-Persona-Chat, tool calls, empty turns where the read policy says so): always
+  counted and reported.
 """
 
 from __future__ import annotations

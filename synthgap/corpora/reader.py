@@ -56,7 +56,10 @@ class Corpus:
                 if isinstance(outcome, BadRecord):
                     message = f"{where(str(file.path), location)}: {outcome}"
                     if self.options.on_error == "fail":
-                        raise CorpusError(message, hint="--skip-bad skips bad records and counts them")
+                        hint = "--skip-bad skips bad records and counts them"
+                        if outcome.reason in ("empty turn", "no turns"):
+                            hint = f"--empty-turns drop drops empty turns; {hint}"
+                        raise CorpusError(message, hint=hint)
                     summary.skip(outcome.reason, message)
                     continue
                 for history in outcome:
@@ -113,15 +116,16 @@ def load(source: Union[str, Path], format: Optional[str] = None, on_error: str =
     on_error: "fail" stops at the first bad record with a one-line CorpusError; "skip" skips
         it and counts it by reason in `corpus.summary`.
     unit: iterate "conversation"s or "user" histories (grouped by user id).
-    empty_turns: "error", "drop" or "keep" empty turns (None: the format's default).
+    empty_turns: "error", "drop" or "keep" empty turns (None: the format's or built-in corpus's default).
     user_speaker: for human-human corpora, which speaker plays the user (see docs/corpora.md).
     synthetic / label: override the real/synthetic flag and the source label of every record.
     progress: called with the number of bytes read, for progress bars.
     """
-    options = ReadOptions(on_error=on_error, empty_turns=empty_turns, user_speaker=user_speaker,
-                          synthetic=synthetic, source=label)
+    path, defaults = resolve(source)
+    options = ReadOptions(on_error=on_error, empty_turns=empty_turns or defaults.get("empty_turns"),
+                          user_speaker=user_speaker, synthetic=synthetic, source=label)
     forced = get_format(format) if format else None
-    files = expand(resolve(source), forced)
+    files = expand(path, forced)
     for file in files:  # validate the speaker choice now, not halfway through a read
         file.format.resolve_speaker(user_speaker)
     return Corpus(files, options, unit, progress)

@@ -23,9 +23,6 @@ def share_id(conversation_id: str) -> str:
 class ShareGPT(Format):
     name = "sharegpt"
     description = "ShareGPT JSON array or JSONL of {id, conversations: [{from, value}]}"
-    # ShareGPT exports hold empty human turns (the user pressed "continue") and empty shares:
-    # part of the format, so they are dropped and counted rather than treated as errors.
-    empty_turns = "drop"
 
     def detect(self, obj: Any) -> bool:
         conv = obj.get("conversations") if isinstance(obj, dict) else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bz2
 import codecs
 import csv
-import gzip
+import io
 import json
 import lzma
 import re
@@ -23,7 +23,6 @@ from .problems import BadRecord, CorpusError, LoadSummary
 
 Progress = Optional[Callable[[int], None]]
 
-_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _WS = re.compile(r"[ \t\r\n]*")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 # A syntax error this close to the end of the buffer may just be a record cut by the chunk edge.
@@ -39,50 +38,84 @@ class Unit:
     value: Any
 
 
-def open_binary(path: Path) -> IO[bytes]:
-    """Open a file for reading bytes, decompressing .gz/.bz2/.xz transparently."""
-    opener = _OPENERS.get(path.suffix.lower())
-    return _Decompressing(path, opener(path, "rb")) if opener else open(path, "rb")
+def open_binary(path: Path, summary: Optional[LoadSummary] = None) -> IO[bytes]:
+    """Open a file for reading bytes, decompressing .gz/.bz2/.xz transparently.
+
+    A compressed file cut off mid-stream yields everything before the cut and, when a summary
+    is given, marks it truncated; a corrupt stream raises a one-line CorpusError.
+    """
+    factory = _DECOMPRESSORS.get(path.suffix.lower())
+    if factory is None:
+        return open(path, "rb")
+    return io.BufferedReader(_Inflate(path, factory, summary), buffer_size=1 << 20)
 
 
-class _Decompressing:
-    """A compressed file whose corrupt or cut-off stream raises a one-line CorpusError naming it."""
+def open_text(path: Path, summary: Optional[LoadSummary] = None) -> IO[str]:
+    """Open a (possibly compressed) file as UTF-8 text; undecodable bytes become surrogate escapes."""
+    return io.TextIOWrapper(open_binary(path, summary), encoding="utf-8-sig", errors="surrogateescape", newline="")
 
-    def __init__(self, path: Path, fh: IO):
-        self.path, self.fh = path, fh
 
-    def _guard(self, method: Callable, *args: Any) -> Any:
-        try:
-            return method(*args)
-        except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
-            raise CorpusError(f"{self.path}: cannot decompress: {exc}") from None
+_DECOMPRESSORS: dict[str, Callable[[], Any]] = {
+    ".gz": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
+    ".bz2": bz2.BZ2Decompressor,
+    ".xz": lzma.LZMADecompressor,
+}
 
-    def read(self, *args: Any) -> Any:
-        return self._guard(self.fh.read, *args)
 
-    def readline(self, *args: Any) -> Any:
-        return self._guard(self.fh.readline, *args)
+# The stdlib gzip/bz2/lzma file objects raise EOFError on a cut-off stream and lose the data
+# decoded in that call; a raw decompressor hands over every byte it could decode.
+class _Inflate(io.RawIOBase):
+    """Raw reader that decompresses a file, concatenated members included."""
 
-    def __iter__(self) -> "_Decompressing":
-        return self
+    def __init__(self, path: Path, factory: Callable[[], Any], summary: Optional[LoadSummary]):
+        self.path, self.factory, self.summary = path, factory, summary
+        self.fh = open(path, "rb")
+        self.decoder = factory()
+        self.pending, self.offset, self.done = b"", 0, False
 
-    def __next__(self) -> Any:
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
+    def readable(self) -> bool:
+        return True
 
-    def __enter__(self) -> "_Decompressing":
-        return self
+    def _fill(self) -> None:
+        while self.offset >= len(self.pending) and not self.done:
+            data = self.fh.read(1 << 16)
+            if not data:
+                self.done = True
+                if not self.decoder.eof and self.summary is not None:
+                    self.summary.mark_truncated(
+                        f"{self.path}: the compressed stream ends before its end marker (the file is cut off);"
+                        " everything before the cut was read")
+                return
+            if self.decoder.eof:  # another member follows (concatenated gzip), or zero padding
+                data = data.lstrip(b"\0")
+                if not data:
+                    continue
+                self.decoder = self.factory()
+            try:
+                out = self.decoder.decompress(data)
+                while self.decoder.eof and self.decoder.unused_data.strip(b"\0"):
+                    rest, self.decoder = self.decoder.unused_data, self.factory()
+                    out += self.decoder.decompress(rest)
+            except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
+                raise CorpusError(f"{self.path}: cannot decompress: {exc}") from None
+            self.pending, self.offset = out, 0
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def readinto(self, buffer) -> int:
+        self._fill()
+        n = min(len(buffer), len(self.pending) - self.offset)
+        buffer[:n] = self.pending[self.offset:self.offset + n]
+        self.offset += n
+        return n
+
+    def close(self) -> None:
         self.fh.close()
+        super().close()
 
 
 def logical_suffix(path: Path) -> str:
     """The suffix that names the format: 'data.jsonl.gz' -> '.jsonl'."""
     suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in _OPENERS:
+    if suffixes and suffixes[-1] in _DECOMPRESSORS:
         suffixes = suffixes[:-1]
     return suffixes[-1] if suffixes else ""
 
@@ -132,7 +165,7 @@ def iter_json_array(path: Path, summary: LoadSummary, progress: Progress = None,
     decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
     state = {"buf": "", "pos": 0, "line": 1, "eof": False}
 
-    with open_binary(path) as fh:
+    with open_binary(path, summary) as fh:
 
         def read_more(size: int = chunk_size) -> bool:
             if state["eof"]:
@@ -254,7 +287,7 @@ def _skip_value(state: dict, read_more: Callable[..., bool]) -> Optional[int]:
 
 def iter_jsonl(path: Path, summary: LoadSummary, progress: Progress = None) -> Iterator[Unit]:
     """Stream one JSON value per line; a last line cut off mid-record is reported as truncation."""
-    with open_binary(path) as fh:
+    with open_binary(path, summary) as fh:
         number = 0
         for raw in fh:
             number += 1
@@ -320,12 +353,7 @@ def _looks_like_record(doc: dict) -> bool:
 
 def iter_csv(path: Path, summary: LoadSummary, progress: Progress = None) -> Iterator[Unit]:
     """Rows of a CSV file with a header, as dicts; 'row N (line L)' locations."""
-    opener = _OPENERS.get(path.suffix.lower())
-    if opener:
-        fh = _Decompressing(path, opener(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline=""))
-    else:
-        fh = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    with fh:
+    with open_text(path, summary) as fh:
         reader = csv.reader(fh)
         try:
             header = next(reader)

@@ -108,7 +108,9 @@ def sniff(path: Path, forced: Optional[Format] = None) -> Sniffed:
     """Detect (or check) the format of one file."""
     head = head_text(path)
     if not head.strip():
-        raise CorpusError(f"{path}: file is empty")
+        compressed = logical_suffix(path) != path.suffix.lower()
+        raise CorpusError(f"{path}: no data could be decompressed (an empty or cut-off compressed file)"
+                          if compressed and path.stat().st_size else f"{path}: file is empty")
     if forced is not None and forced.container == "csv":
         return _pfg_dialog(Sniffed(path, forced, "csv", "user"))
     container = _container(path, head)

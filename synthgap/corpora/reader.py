@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
@@ -49,8 +50,7 @@ class Corpus:
         users: set[tuple[str, str]] = set()
         for file in self.files:
             ctx = Context(file.path, file.format, self.options, summary, self.progress)
-            container = CONTAINERS[file.container]
-            units = lambda f=file: container(f.path, summary, self.progress)  # noqa: E731
+            units = partial(CONTAINERS[file.container], file.path, summary, self.progress)
             for location, outcome in file.format.read(file.path, ctx, units):
                 summary.records += 1
                 if isinstance(outcome, BadRecord):

@@ -62,7 +62,8 @@ class ConvAI2(Format):
             if sender is None:
                 raise BadRecord("missing role", f"dialog[{i}] has no 'sender'")
             if sender not in people:
-                raise BadRecord("unknown role", f"dialog[{i}].sender is {sender!r}; expected participant1 or participant2")
+                raise BadRecord("unknown role",
+                                f"dialog[{i}].sender is {sender!r}; expected participant1 or participant2")
             if "text" not in turn:
                 raise BadRecord("missing field", f"dialog[{i}] has no 'text'")
             pairs.append(("user" if sender == user_key else "assistant", turn["text"]))

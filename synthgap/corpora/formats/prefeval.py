@@ -23,7 +23,8 @@ def ordered_exchanges(conversation: dict) -> list[tuple[str, dict]]:
 
 class PrefEval(Format):
     name = "prefeval"
-    description = "PrefEval persona-driven JSON of {persona, preference, question, conversation: {'0': {user, assistant}}}"
+    description = ("PrefEval persona-driven JSON of {persona, preference, question, "
+                   "conversation: {'0': {user, assistant}}}")
 
     def detect(self, obj: Any) -> bool:
         return isinstance(obj, dict) and isinstance(obj.get("conversation"), dict) and (
@@ -37,7 +38,8 @@ class PrefEval(Format):
                 raise BadRecord("wrong type", f"conversation['{key}'] must be an object, got {type_name(exchange)}")
             unknown = set(exchange) - {"user", "assistant", "system"}
             if unknown:
-                raise BadRecord("unknown role", f"conversation['{key}'] has {sorted(unknown)[0]!r}; expected user, assistant")
+                raise BadRecord("unknown role",
+                                f"conversation['{key}'] has {sorted(unknown)[0]!r}; expected user, assistant")
             if "user" not in exchange:
                 raise BadRecord("missing role", f"conversation['{key}'] has no 'user' message")
             pairs.extend((role, exchange[role]) for role in ("system", "user", "assistant") if role in exchange)

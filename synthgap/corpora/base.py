@@ -86,6 +86,14 @@ class Context:
         """A Conversation, or None (counted) when it has no turns and empty ones are dropped."""
         return Conversation(turns=turns, **fields) if self.keep_conversation(turns) else None
 
+    @staticmethod
+    def alone(conversation: Optional[Conversation]) -> list[UserHistory]:
+        """What a conversation-only format yields: its user's one-conversation history, or nothing."""
+        if conversation is None:
+            return []
+        return [UserHistory(user_id=conversation.user_id, source=conversation.source,
+                            synthetic=conversation.synthetic, conversations=[conversation])]
+
 
 def type_name(value: Any) -> str:
     """JSON-ish name of a value's type, for error messages."""
@@ -135,7 +143,7 @@ class Format:
     """A corpus format: how to recognise it and how to turn its records into UserHistories.
 
     JSON-based formats implement `detect(obj)` and `convert(obj, ctx, index)`; formats that
-    need a whole file (CSV pairs) override `read(path, ctx)`.
+    need a whole file (CSV) override `read(path, ctx, units)` and do their own row reading.
     """
 
     name: str = ""

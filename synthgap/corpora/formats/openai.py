@@ -67,6 +67,4 @@ class OpenAIMessages(Format):
         conversation = ctx.conversation(
             ctx.turns(message_pairs(messages, ctx)), id=conv_id, user_id=user_id, source=source,
             synthetic=synthetic, meta=scalar_meta(obj, skip=("id", "conversation_id", "user_id", "user")))
-        if conversation is None:
-            return []
-        return [UserHistory(user_id=user_id, source=source, synthetic=synthetic, conversations=[conversation])]
+        return ctx.alone(conversation)

@@ -42,6 +42,14 @@ VALUES = {"care", "fairness", "loyalty", "authority", "purity", "freedom", "conf
 KEY_COLUMNS = {"B2", "B3", "B4", "B6", "B7", ""}
 
 
+def role_of(row: dict) -> str:
+    """'persuader' or 'persuadee' from the B4 column ('0', '1', '1.0')."""
+    role = ROLE_NAMES.get(row["B4"].strip().split(".")[0])
+    if role is None:
+        raise BadRecord("unknown role", f"B4 is {row['B4']!r}; expected 0 (persuader) or 1 (persuadee)")
+    return role
+
+
 def is_dialog_header(header: list[str]) -> bool:
     return DIALOG_COLUMNS <= set(header)
 
@@ -116,9 +124,7 @@ class PersuasionForGood(Format):
                 continue
             row = unit.value
             try:
-                role = ROLE_NAMES.get(row["B4"].strip().split(".")[0])
-                if role is None:
-                    raise BadRecord("unknown role", f"B4 is {row['B4']!r}; expected 0 (persuader) or 1 (persuadee)")
+                role = role_of(row)
                 if not row["B2"].strip():
                     raise BadRecord("missing field", "B2 (dialogue id) is empty")
                 ctx.turns([("user", row["Unit"])])  # applies the empty-turn policy to this row
@@ -166,15 +172,13 @@ class PersuasionForGood(Format):
         """Survey rows keyed by (dialogue id, role); bad rows fail or are skipped like any record."""
         survey = {}
         for unit in iter_csv(info_path, ctx.summary):
-            row = unit.value
-            role = None if isinstance(row, BadRecord) else ROLE_NAMES.get(row["B4"].strip().split(".")[0])
-            if role is None:
-                bad = row if isinstance(row, BadRecord) else BadRecord(
-                    "unknown role", f"B4 is {row['B4']!r}; expected 0 (persuader) or 1 (persuadee)")
+            try:
+                if isinstance(unit.value, BadRecord):
+                    raise unit.value
+                survey[(unit.value["B2"], role_of(unit.value))] = unit.value
+            except BadRecord as bad:
                 message = f"{where(str(info_path), unit.location)}: {bad}"
                 if ctx.options.on_error == "fail":
-                    raise CorpusError(message)
+                    raise CorpusError(message, hint="--skip-bad skips bad records and counts them") from None
                 ctx.summary.skip(bad.reason, message)
-                continue
-            survey[(row["B2"], role)] = row
         return survey

@@ -46,6 +46,4 @@ class ShareGPT(Format):
         conversation = ctx.conversation(
             ctx.turns(pairs), id=conv_id, user_id=user_id, source=source, synthetic=synthetic,
             meta=scalar_meta(obj, skip=("id",)))
-        if conversation is None:
-            return []
-        return [UserHistory(user_id=user_id, source=source, synthetic=synthetic, conversations=[conversation])]
+        return ctx.alone(conversation)

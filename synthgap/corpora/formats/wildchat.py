@@ -50,8 +50,5 @@ class WildChat(Format):
     def convert(self, obj: dict, ctx: Context, index: int) -> list[UserHistory]:
         source, synthetic = ctx.source("wildchat"), ctx.synthetic(False)
         conversation = wildchat_conversation(obj, ctx, f"{ctx.path.stem}-{index}", source, synthetic)
-        if conversation is None:
-            return []
-        return [UserHistory(user_id=conversation.user_id, source=source, synthetic=synthetic,
-                            conversations=[conversation])]
+        return ctx.alone(conversation)
 

@@ -40,8 +40,13 @@ def cli() -> None:
 
 def _register() -> None:
     from .corpora.cli import corpus
+    from .generators.cli import generate, variants
+    from .personas.cli import personas
 
     cli.add_command(corpus)
+    cli.add_command(personas)
+    cli.add_command(generate)
+    cli.add_command(variants)
 
 
 _register()

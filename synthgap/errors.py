@@ -12,3 +12,7 @@ class SynthgapError(Exception):
     """
 
     hint: Optional[str] = None
+
+    def __init__(self, message: str, hint: Optional[str] = None):
+        super().__init__(message)
+        self.hint = hint

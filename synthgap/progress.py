@@ -32,3 +32,17 @@ def _stderr_console():
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+@contextmanager
+def count_progress(total: Optional[int], description: str, done: int = 0) -> Iterator[Callable[[int], None]]:
+    """Yield a callback advancing a bar by items done; a no-op callback when not on a terminal."""
+    if not interactive():
+        yield lambda n=1: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), transient=True, console=_stderr_console()) as bar:
+        task = bar.add_task(description, total=total, completed=done)
+        yield lambda n=1: bar.advance(task, n)

@@ -23,10 +23,6 @@ EXAMPLES_PER_REASON = 3
 class CorpusError(SynthgapError):
     """A corpus cannot be read (missing path, empty file, unknown format, bad record in fail mode)."""
 
-    def __init__(self, message: str, hint: Optional[str] = None):
-        super().__init__(message)
-        self.hint = hint
-
 
 class BadRecord(Exception):
     """Raised by format converters for one record; the loader adds file and location."""

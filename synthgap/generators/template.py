@@ -1,0 +1,444 @@
+"""Template conversations: Jinja2 intents that turn a persona into user/assistant turns with
+exact ground truth about which attribute is disclosed where, and how.
+
+An intent template (`templates/conversations/<intent>.j2`) defines two macros, `user(n)` and
+`assistant(n)`, for the n-th exchange, and may open with a YAML front matter comment that
+lists the attributes natural to mention in it. Templates never see the persona: the only way
+a persona fact enters the text is `disclose()`, which is why the recorded disclosures are the
+whole truth (a `none` conversation is a clean negative control). Templates run in Jinja2's
+SandboxedEnvironment with StrictUndefined; an error names the template file and line.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import traceback
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import SynthgapError
+from ..personas.taxonomy import Taxonomy
+from ..records import Conversation, Disclosure, Persona, Turn
+from . import noise
+from .disclosure import Disclosable, disclosables, render
+from .noise import Realism, Segment
+
+DisclosureMode = Literal["explicit", "implicit", "mixed", "none"]
+_OPEN, _CLOSE, _BR = "\ue000", "\ue001", "\ue002"
+_PLACEHOLDER = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
+_SPACE = re.compile(r"[ \t\r\n]+")
+_FRONT = re.compile(r"\A\s*\{#-?(.*?)-?#\}", re.S)
+
+
+class TemplateError(SynthgapError):
+    """A conversation template that does not compile or render: names the file and line."""
+
+
+class GenerationConfig(BaseModel):
+    """Everything that decides the generated conversations (its fingerprint decides resuming)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_persona: int = Field(3, ge=1, description="conversations per persona")
+    turns: int = Field(3, ge=1, le=50, description="user turns per conversation (each gets an assistant reply)")
+    disclosure: DisclosureMode = "mixed"
+    disclosures: tuple[int, int] = Field((1, 3), description="attributes disclosed per conversation (min, max)")
+    intents: Optional[list[str]] = Field(None, description="intents to use (None = all)")
+    realism: Realism = Field(default_factory=Realism)
+    seed: int = 0
+    source: str = "synthgap-templates"
+
+
+@dataclass
+class Intent:
+    """A compiled intent template and what its front matter declares."""
+
+    name: str
+    path: str
+    template: Any
+    relevant: tuple[str, ...] = ()
+    weight: float = 1.0
+    description: str = ""
+
+
+def builtin_dir() -> Path:
+    return Path(str(resources.files("synthgap.templates") / "conversations"))
+
+
+def _error_line(exc: BaseException, path: str) -> Optional[int]:
+    """The template line an exception was raised from (Jinja maps frames to template lines)."""
+    line = getattr(exc, "lineno", None)
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == path:
+            line = frame.lineno
+    return line
+
+
+def _sandbox():
+    """Jinja2's SandboxedEnvironment, minus the per-call safety checks for our own helpers.
+
+    Templates call pick()/disclose() dozens of times per conversation; those are methods of
+    `_State` and known safe, so checking them each time only costs speed. Everything else
+    (attributes, other callables) still goes through the sandbox.
+    """
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
+    class Sandbox(SandboxedEnvironment):
+        def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (jinja's signature)
+            if type(getattr(__obj, "__self__", None)) is _State:
+                kwargs.pop("_block_vars", None)
+                kwargs.pop("_loop_vars", None)
+                return __obj(*args, **kwargs)
+            return super().call(__context, __obj, *args, **kwargs)
+
+    return Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
+                   keep_trailing_newline=False)
+
+
+class TemplateLibrary:
+    """The intent templates: built-in ones, overridden or extended by user directories."""
+
+    def __init__(self, extra_dirs: Iterable[Union[str, Path]] = (), *, builtin: bool = True):
+        dirs = [Path(d) for d in extra_dirs]
+        for d in dirs:
+            if not d.is_dir():
+                raise TemplateError(f"{d}: template directory not found")
+        if builtin:
+            dirs.append(builtin_dir())
+        self.env = _sandbox()
+        self.intents: dict[str, Intent] = {}
+        for d in reversed(dirs):  # later (user) directories override earlier (built-in) ones
+            for path in sorted(d.glob("*.j2")):
+                self.intents[path.stem] = self._compile(path)
+        if not self.intents:
+            raise TemplateError(f"no conversation templates (*.j2) found in {', '.join(map(str, dirs))}")
+
+    def _compile(self, path: Path) -> Intent:
+        import yaml
+        from jinja2 import TemplateSyntaxError
+
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TemplateError(f"{path}: cannot read template: {exc}") from None
+        meta: dict = {}
+        front = _FRONT.match(source)
+        if front:
+            try:
+                meta = yaml.safe_load(front.group(1)) or {}
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                line = f"line {mark.line + 1}: " if mark else ""
+                raise TemplateError(f"{path}: {line}front matter is not valid YAML") from None
+            if not isinstance(meta, dict):
+                raise TemplateError(f"{path}: front matter must be a YAML mapping (relevant:, weight:, description:)")
+            unknown = set(meta) - {"relevant", "weight", "description", "intent"}
+            if unknown:
+                raise TemplateError(f"{path}: front matter: unknown key {sorted(unknown)[0]!r} "
+                                    "(known: relevant, weight, description)")
+        try:
+            code = self.env.compile(source, path.stem, str(path))
+            template = self.env.template_class.from_code(self.env, code, self.env.make_globals(None), None)
+        except TemplateSyntaxError as exc:
+            raise TemplateError(f"{path}: line {exc.lineno}: {exc.message}") from None
+        for macro in ("user", "assistant"):
+            if f"macro {macro}(" not in source.replace("macro  ", "macro "):
+                raise TemplateError(f"{path}: an intent template defines the macros user(n) and assistant(n); "
+                                    f"{macro}(n) is missing")
+        relevant = meta.get("relevant") or []
+        if not isinstance(relevant, list) or not all(isinstance(r, str) for r in relevant):
+            raise TemplateError(f"{path}: front matter: relevant must be a list of attribute names")
+        weight = meta.get("weight", 1.0)
+        if not isinstance(weight, (int, float)) or weight < 0:
+            raise TemplateError(f"{path}: front matter: weight must be a number >= 0")
+        return Intent(path.stem, str(path), template, tuple(relevant), float(weight), str(meta.get("description", "")))
+
+    def check(self, runs: int = 4) -> None:
+        """Render every template a few times so that errors surface before a long run starts."""
+        for intent in self.intents.values():
+            for i in range(runs):
+                state = _State(random.Random(i), {0: [], 1: []}, Realism())
+                for n in range(3):
+                    _render_macro(intent, state, "user", n)
+                    _render_macro(intent, state, "assistant", n)
+
+
+@dataclass
+class _State:
+    """Per-conversation state behind the helpers that templates call."""
+
+    rng: random.Random
+    plan: dict[int, list[int]]  # user turn -> disclosure indices still to place
+    realism: Realism
+    turn: int = 0
+    used: set = field(default_factory=set)
+    mentioned: dict = field(default_factory=dict)
+    kept_values: dict = field(default_factory=dict)
+    module: Any = None
+    module_of: Any = None
+
+    # Helpers exposed to templates --------------------------------------------------------
+    def pick(self, options, *more):
+        """One of the options, at random."""
+        options = list(options) if not more else [options, *more]
+        if not options:
+            raise ValueError("pick() needs at least one option")
+        return self.rng.choice(options)
+
+    def pick_once(self, options):
+        """One of the options not yet used in this conversation (any when all are used)."""
+        options = list(options)
+        fresh = [o for o in options if o not in self.used] or options
+        choice = self.rng.choice(fresh)
+        self.used.add(choice)
+        return choice
+
+    def opt(self, text, p: float = 1.0):
+        """Optional text: left out with the brevity probability (scaled by p)."""
+        return "" if self.rng.random() < self.realism.brevity * p else text
+
+    def chance(self, p: float) -> bool:
+        """True with probability p."""
+        return self.rng.random() < p
+
+    def keep(self, name: str, value) -> str:
+        """Remember a value for a later macro (e.g. the question the assistant answers); renders nothing."""
+        self.kept_values[name] = value
+        return ""
+
+    def kept(self, name: str):
+        """A value remembered with keep()."""
+        if name not in self.kept_values:
+            raise KeyError(f"kept({name!r}): nothing was kept under that name")
+        return self.kept_values[name]
+
+    def disclose(self, limit: Optional[int] = None):
+        """A placeholder for the disclosures planned for this user turn (all, or at most `limit`)."""
+        pending = self.plan.get(self.turn, [])
+        take = pending if limit is None else pending[:limit]
+        self.plan[self.turn] = pending[len(take):]
+        return "".join(f"{_OPEN}{i}{_CLOSE}" for i in take)
+
+    def variables(self) -> dict[str, Any]:
+        return {"pick": self.pick, "pick_once": self.pick_once, "opt": self.opt, "chance": self.chance,
+                "keep": self.keep, "kept": self.kept,
+                "disclose": self.disclose, "br": _BR, "mentioned": self.mentioned}
+
+
+def _render_macro(intent: Intent, state: _State, which: str, n: int) -> str:
+    try:
+        if state.module_of is not intent:
+            state.module = intent.template.make_module(state.variables())
+            state.module_of = intent
+        return str(getattr(state.module, which)(n))
+    except TemplateError:
+        raise
+    except Exception as exc:  # any template failure: name the file and the line
+        line = _error_line(exc, intent.path)
+        where = f"line {line}: " if line else ""
+        message = getattr(exc, "message", None) or str(exc)
+        raise TemplateError(f"{intent.path}: {where}{type(exc).__name__}: {message}") from None
+
+
+def _collapse(text: str) -> str:
+    return _SPACE.sub(" ", text).replace(f" {_BR} ", "\n").replace(_BR, "\n").strip()
+
+
+@dataclass
+class _Planned:
+    item: Disclosable
+    style: str
+    user_turn: int
+
+
+def conversation_rng(seed: int, persona_id: str, k: int) -> random.Random:
+    """The random source of one conversation (string seeds hash the same in every process)."""
+    return random.Random(f"{seed}:{persona_id}:{k}")
+
+
+class TemplateGenerator:
+    """Generates template conversations for personas (see module docstring)."""
+
+    def __init__(self, taxonomy: Taxonomy, library: Optional[TemplateLibrary] = None,
+                 config: Optional[GenerationConfig] = None):
+        self.taxonomy = taxonomy
+        self.library = library or TemplateLibrary()
+        self.config = config or GenerationConfig()
+        names = self.config.intents or list(self.library.intents)
+        for name in names:
+            if name not in self.library.intents:
+                raise SynthgapError(f"unknown intent {name!r} (known: {', '.join(sorted(self.library.intents))})")
+        self.intents = [self.library.intents[n] for n in names if self.library.intents[n].weight > 0]
+        if not self.intents:
+            raise SynthgapError("no intent with a positive weight to generate from")
+        self._weights = [i.weight for i in self.intents]
+        lo, hi = self.config.disclosures
+        if lo < 0 or hi < lo:
+            raise SynthgapError(f"disclosures per conversation: bad range {lo}-{hi}")
+
+    def conversations(self, personas: Iterable[Persona], start: int = 0) -> Iterator[Conversation]:
+        """per_persona conversations for each persona, in order; skips the first `start`."""
+        k = self.config.per_persona
+        skip_personas, skip_in_first = divmod(start, k)
+        for p_index, persona in enumerate(personas):
+            if p_index < skip_personas:
+                continue
+            items = disclosables(persona, self.taxonomy)
+            for c in range(skip_in_first if p_index == skip_personas else 0, k):
+                yield self.conversation(persona, c, items)
+
+    def conversation(self, persona: Persona, k: int, items: Optional[list[Disclosable]] = None) -> Conversation:
+        """Conversation k of a persona (deterministic in config seed, persona id and k)."""
+        cfg = self.config
+        rng = conversation_rng(cfg.seed, persona.id, k)
+        if items is None:
+            items = disclosables(persona, self.taxonomy)
+        intent = rng.choices(self.intents, weights=self._weights)[0]
+        planned = self._plan(items, intent, rng)
+        plan: dict[int, list[int]] = {}
+        for i, p in enumerate(planned):
+            plan.setdefault(p.user_turn, []).append(i)
+        state = _State(rng, plan, cfg.realism)
+        turns: list[Turn] = []
+        disclosures: list[Disclosure] = []
+        switches = []
+        current = intent
+        for n in range(cfg.turns):
+            state.turn = n
+            step = n
+            if n > 0 and cfg.realism.topic_change and rng.random() < cfg.realism.topic_change and len(self.intents) > 1:
+                current = rng.choice([i for i in self.intents if i is not current])
+                switches.append({"turn": len(turns), "intent": current.name})
+                step = 0
+            raw = _render_macro(current, state, "user", step)
+            segments = self._segments(_collapse(raw), planned, state, persona, rng)
+            if cfg.realism.active():
+                segments = noise.apply(segments, cfg.realism, rng)
+            spanned = noise.join(segments)
+            text = spanned.text or "ok"
+            turn_index = len(turns)
+            for d_index, (a, b) in sorted(spanned.spans.items()):
+                p = planned[d_index]
+                disclosures.append(Disclosure.model_construct(attribute_id=p.item.key, turn=turn_index,
+                                                              style=p.style, span=(a, b)))
+                state.mentioned[p.item.key] = str(p.item.value.phrase if p.item.value else p.item.attribute.value)
+            turns.append(Turn.model_construct(role="user", content=text))
+            reply = _collapse(_render_macro(current, state, "assistant", step))
+            turns.append(Turn.model_construct(role="assistant", content=reply or "Sure."))
+        meta: dict[str, Any] = {"intent": intent.name, "generator": "template", "seed": cfg.seed, "k": k,
+                                "disclosed": {d.attribute_id: _value_of(planned, d.attribute_id) for d in disclosures}}
+        if switches:
+            meta["topic_changes"] = switches
+        return Conversation.model_construct(id=f"{persona.id}-c{k}", user_id=persona.id, source=cfg.source,
+                                            synthetic=True, turns=turns, persona_id=persona.id,
+                                            disclosures=disclosures, meta=meta)
+
+    def _plan(self, items: list[Disclosable], intent: Intent, rng: random.Random) -> list[_Planned]:
+        """Which attributes this conversation discloses, in which style, in which user turn."""
+        mode = self.config.disclosure
+        lo, hi = self.config.disclosures
+        want = rng.randint(lo, hi)
+        if mode == "none" or want == 0:
+            return []
+        styles = ("explicit", "implicit") if mode == "mixed" else (mode,)
+        pool = [it for it in items if any(it.can(s) for s in styles)]
+        if not pool:
+            return []
+        relevant = set(intent.relevant)
+        weights = [4.0 if it.key in relevant else 1.0 for it in pool]
+        chosen: list[Disclosable] = []
+        while pool and len(chosen) < want:
+            i = rng.choices(range(len(pool)), weights=weights)[0]
+            chosen.append(pool.pop(i))
+            weights.pop(i)
+        out = []
+        for item in chosen:
+            usable = [s for s in styles if item.can(s)]
+            style = usable[0] if len(usable) == 1 else rng.choice(usable)
+            # Most disclosures come early, as in real requests; some surface in follow-ups.
+            turn = 0 if self.config.turns == 1 or rng.random() < 0.5 else rng.randrange(self.config.turns)
+            out.append(_Planned(item, style, turn))
+        return out
+
+    def _segments(self, text: str, planned: list[_Planned], state: _State, persona: Persona,
+                  rng: random.Random) -> list[Segment]:
+        """Split rendered text at disclosure placeholders and put each disclosure sentence in."""
+        leftover = state.plan.get(state.turn, [])
+        if leftover:  # the template did not call disclose() (enough): the rest opens the turn
+            text = "".join(f"{_OPEN}{i}{_CLOSE}" for i in leftover) + " " + text
+            state.plan[state.turn] = []
+        parts = _PLACEHOLDER.split(text)  # literal, index, literal, index, ..., literal
+        segments: list[Segment] = []
+        for j, part in enumerate(parts):
+            if j % 2 == 0:
+                if part:
+                    segments.append(Segment(part))
+                continue
+            index = int(part)
+            p = planned[index]
+            after = parts[j + 1].lstrip() if j + 1 < len(parts) else ""
+            more = j + 2 < len(parts)
+            pieces, _ = render(p.item, p.style, persona, rng, index, ending=not after and not more)
+            so_far = "".join(seg.text for seg in segments)
+            tail = so_far.rstrip()
+            if not tail or tail[-1] in ".!?\n":
+                pieces[0].text = _upper_first(pieces[0].text)
+            if so_far and not so_far[-1].isspace():
+                segments.append(Segment(" "))
+            segments.extend(pieces)
+            ends = pieces[-1].text.rstrip()[-1:]
+            if ends in (",", ";", ":"):
+                if after:
+                    parts[j + 1] = " " + _lower_first(after)
+                elif not pieces[-1].protected:
+                    pieces[-1].text = pieces[-1].text.rstrip()[:-1] + "."
+                    parts[j + 1] = " " if more else ""
+            elif ends not in (".", "!", "?"):
+                if after:
+                    sep = rng.choice([".", ",", " -"])
+                    segments.append(Segment(sep))
+                    parts[j + 1] = " " + (_upper_first(after) if sep == "." else _lower_first(after))
+                else:
+                    segments.append(Segment("."))
+                    parts[j + 1] = " " if more else ""
+            else:
+                parts[j + 1] = (" " + _upper_first(after)) if after else (" " if more else "")
+        return _tidy(segments)
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _lower_first(text: str) -> str:
+    if not text or text.startswith(("I ", "I'", "I’")):
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def _tidy(segments: list[Segment]) -> list[Segment]:
+    """Collapse doubled spaces between segments (templates and separators both add some)."""
+    out: list[Segment] = []
+    for seg in segments:
+        if out and not out[-1].protected and not seg.protected:
+            prev = out[-1]
+            if prev.text.endswith(" ") and seg.text.startswith(" "):
+                seg = Segment(seg.text.lstrip(" "), seg.protected, seg.disclosure)
+        if seg.text and seg.text[0] in ".,!?" and out and out[-1].text.endswith(" ") and not out[-1].protected:
+            out[-1] = Segment(out[-1].text.rstrip(" "), out[-1].protected, out[-1].disclosure)
+        if seg.text:
+            out.append(seg)
+    return out
+
+
+def _value_of(planned: list[_Planned], key: str) -> Any:
+    for p in planned:
+        if p.item.key == key:
+            return p.item.attribute.value
+    return None

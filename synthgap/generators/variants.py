@@ -1,0 +1,374 @@
+"""Benchmark variants of a synthetic set: harder disclosures, negative controls, distractors,
+noise, shorter histories, shuffled order. Each keeps the ground truth exact (disclosure spans
+and turn indices are moved with every edit), records itself in `meta["variants"]`, and is
+deterministic in its seed and the conversation id.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+from ..errors import SynthgapError
+from ..personas.taxonomy import Taxonomy
+from ..records import Conversation, Disclosure, Turn
+from . import noise
+from .noise import Realism, Segment
+
+# Off-topic exchanges: no persona facts, so they add length and noise but no ground truth.
+OFFTOPIC = [
+    ("what's the difference between a virus and bacteria?",
+     "Bacteria are single-celled living organisms; viruses are much smaller and need a host cell to reproduce."),
+    ("quick one: how many tablespoons in a cup?", "There are 16 tablespoons in a US cup."),
+    ("can you recommend a good podcast about history?",
+     "Narrative history podcasts that cover one period in depth are a good start; pick an era you enjoy."),
+    ("why is the sky blue?", "Air scatters shorter blue wavelengths of sunlight more than red ones."),
+    ("what's a good name for a goldfish?", "Something short and fun works well, like Bubbles or Goldie."),
+    ("how do I convert celsius to fahrenheit?", "Multiply by 9/5 and add 32."),
+    ("what does 'ubiquitous' mean?", "It means found everywhere."),
+    ("is it true we only use 10% of our brain?", "No, that's a myth; brain imaging shows activity across the whole brain."),
+]
+
+# Third-party mentions: someone else's attribute, which an extractor must not give to the user.
+RELATIONS = ["sister", "brother", "friend", "coworker", "neighbour", "cousin", "mum", "dad", "flatmate", "boss"]
+THIRD_PARTY = {
+    "occupation": "my {relation} works as {a_phrase}",
+    "diet": "my {relation} is {phrase}",
+    "hobby": "my {relation} is really into {phrase}",
+    "home_city": "my {relation} lives in {phrase}",
+    "health_condition": "my {relation} has {phrase}",
+    "religion": "my {relation} is {phrase}",
+    "employment": "my {relation} is {phrase}",
+    "education": "my {relation} has {phrase}",
+    "life_event": "my {relation} is {phrase}",
+}
+
+
+def _copy(conv: Conversation) -> Conversation:
+    return conv.model_copy(deep=True)
+
+
+def _record(conv: Conversation, name: str, params: dict, seed: int, **found: Any) -> None:
+    conv.meta = dict(conv.meta)
+    conv.meta["variants"] = list(conv.meta.get("variants", [])) + [{"name": name, "params": params, "seed": seed,
+                                                                    **found}]
+
+
+def replace_text(conv: Conversation, turn: int, start: int, end: int, new: str) -> None:
+    """Replace turn text [start, end) and move the spans of the turn's other disclosures."""
+    text = conv.turns[turn].content
+    conv.turns[turn] = Turn(role=conv.turns[turn].role, content=text[:start] + new + text[end:])
+    shift = len(new) - (end - start)
+    for i, d in enumerate(conv.disclosures):
+        if d.turn == turn and d.span[0] >= end:
+            conv.disclosures[i] = Disclosure(attribute_id=d.attribute_id, turn=d.turn, style=d.style,
+                                             span=(d.span[0] + shift, d.span[1] + shift))
+
+
+def insert_turns(conv: Conversation, at: int, turns: list[Turn]) -> None:
+    """Insert turns before index `at`, moving later disclosures (and recorded turn indices)."""
+    conv.turns[at:at] = turns
+    conv.disclosures = [d if d.turn < at else Disclosure(attribute_id=d.attribute_id, turn=d.turn + len(turns),
+                                                         style=d.style, span=d.span) for d in conv.disclosures]
+
+
+def _rng(seed: int, name: str, key: str) -> random.Random:
+    return random.Random(f"{seed}:{name}:{key}")
+
+
+# ---------------------------------------------------------------------------- per conversation
+def to_implicit(conv: Conversation, taxonomy: Taxonomy, rng: random.Random, p: float = 1.0) -> tuple[Conversation, dict]:
+    """Rewrite explicit disclosures as implicit cues declared for the same value."""
+    from .disclosure import Disclosable
+
+    out = _copy(conv)
+    values = conv.meta.get("disclosed", {})
+    converted = kept = 0
+    for i in sorted(range(len(out.disclosures)), key=lambda i: -out.disclosures[i].span[0]):
+        d = out.disclosures[i]
+        if d.style != "explicit" or rng.random() >= p:
+            continue
+        spec = taxonomy.attributes.get(d.attribute_id)
+        value = values.get(d.attribute_id)
+        item = _disclosable(spec, value, d.attribute_id, Disclosable)
+        if item is None or not item.can("implicit"):
+            kept += 1
+            continue
+        cue = rng.choice(item.cues())
+        surface = item.surfaces()[0]
+        text = cue.format(value=surface, phrase=surface, a_phrase=f"a {surface}", name="", first_name="")
+        old = out.turns[d.turn].content[d.span[0]:d.span[1]]
+        if old[:1].isupper():
+            text = text[:1].upper() + text[1:]
+        if old[-1:] in ".!?," and text[-1:] not in ".!?,":
+            text += old[-1]
+        replace_text(out, d.turn, d.span[0], d.span[1], text)
+        out.disclosures[i] = Disclosure(attribute_id=d.attribute_id, turn=d.turn, style="implicit",
+                                        span=(d.span[0], d.span[0] + len(text)))
+        converted += 1
+    return out, {"converted": converted, "kept_explicit": kept}
+
+
+def _disclosable(spec, value, key, cls):
+    if spec is None or value is None:
+        return None
+    from ..records import Attribute
+
+    attr = Attribute(id=key, statement="", value=value)
+    v = spec.value_spec(value) if spec.kind in ("categorical", "numeric") else None
+    if spec.kind in ("categorical", "numeric") and v is None:
+        return None
+    return cls(attr, spec, v)
+
+
+def remove_disclosures(conv: Conversation, rng: random.Random, p: float = 1.0, style: str = "all") -> tuple[Conversation, dict]:
+    """Cut disclosure sentences out of the text (negative controls): the facts are no longer there."""
+    out = _copy(conv)
+    removed = 0
+    keep = []
+    for d in sorted(out.disclosures, key=lambda d: (d.turn, -d.span[0])):
+        if (style != "all" and d.style != style) or rng.random() >= p:
+            keep.append(d)
+            continue
+        text = out.turns[d.turn].content
+        start, end = d.span
+        while end < len(text) and text[end] in ".,!?;: -":
+            end += 1
+        out.disclosures = [x for x in out.disclosures if x is not d]
+        replace_text(out, d.turn, start, end, "")
+        removed += 1
+    for t, turn in enumerate(out.turns):
+        stripped = turn.content.strip()
+        if stripped != turn.content:
+            lead = len(turn.content) - len(turn.content.lstrip())
+            out.turns[t] = Turn(role=turn.role, content=stripped or "ok")
+            out.disclosures = [Disclosure(attribute_id=d.attribute_id, turn=d.turn, style=d.style,
+                                          span=(d.span[0] - lead, d.span[1] - lead)) if d.turn == t else d
+                               for d in out.disclosures]
+        elif not stripped:
+            out.turns[t] = Turn(role=turn.role, content="ok")
+    out.disclosures.sort(key=lambda d: (d.turn, d.span[0]))
+    out.meta = dict(out.meta)
+    remaining = {d.attribute_id for d in out.disclosures}
+    out.meta["disclosed"] = {k: v for k, v in out.meta.get("disclosed", {}).items() if k in remaining}
+    return out, {"removed": removed}
+
+
+def add_distractors(conv: Conversation, taxonomy: Taxonomy, rng: random.Random, k: int = 1,
+                    kind: str = "mixed") -> tuple[Conversation, dict]:
+    """Insert k user/assistant exchanges: off-topic questions, or facts about someone else."""
+    if kind not in ("offtopic", "thirdparty", "mixed"):
+        raise SynthgapError(f"variant distractors: kind must be offtopic, thirdparty or mixed, not {kind!r}")
+    out = _copy(conv)
+    added = []
+    for _ in range(k):
+        which = kind if kind != "mixed" else rng.choice(["offtopic", "thirdparty"])
+        if which == "thirdparty":
+            made = _third_party(taxonomy, rng)
+            if made is None:
+                which = "offtopic"
+            else:
+                user_text, attr_key, value = made
+                reply = rng.choice(["That's nice to hear.", "Good to know.", "Thanks for sharing that.",
+                                    "Sounds like they keep busy!"])
+        if which == "offtopic":
+            user_text, reply = rng.choice(OFFTOPIC)
+            attr_key = value = None
+        exchanges = len(out.turns) // 2
+        at = 2 * rng.randint(0, exchanges)
+        insert_turns(out, at, [Turn(role="user", content=user_text), Turn(role="assistant", content=reply)])
+        for item in added:
+            if item["turn"] >= at:
+                item["turn"] += 2
+        entry = {"turn": at, "kind": which}
+        if attr_key:
+            entry.update({"attribute": attr_key, "value": value, "about": "third party"})
+        added.append(entry)
+    out.meta = dict(out.meta)
+    out.meta["distractors"] = list(out.meta.get("distractors", [])) + added
+    return out, {"added": len(added)}
+
+
+def _third_party(taxonomy: Taxonomy, rng: random.Random) -> Optional[tuple[str, str, Any]]:
+    usable = [k for k in THIRD_PARTY if k in taxonomy and taxonomy[k].kind == "categorical"]
+    if not usable:
+        return None
+    key = rng.choice(usable)
+    attr = taxonomy[key]
+    values = [v for v in attr.values.values() if v.weight > 0 and v.name not in ("none", "nothing_special")]
+    if not values:
+        return None
+    value = rng.choice(values)
+    text = THIRD_PARTY[key].format(relation=rng.choice(RELATIONS), phrase=value.phrase,
+                                   a_phrase=f"{value.article} {value.phrase}")
+    tail = rng.choice([", anyway, random question", " - just saying", ", so I was wondering about that", ""])
+    return text[:1].upper() + text[1:] + tail + ".", key, value.name
+
+
+def add_noise(conv: Conversation, taxonomy: Taxonomy, rng: random.Random, realism: Realism) -> tuple[Conversation, dict]:
+    """Typos, lowercase, missing punctuation, fillers in user turns; disclosure carriers stay intact."""
+    out = _copy(conv)
+    values = conv.meta.get("disclosed", {})
+    for t, turn in enumerate(out.turns):
+        if turn.role != "user":
+            continue
+        mine = [(i, d) for i, d in enumerate(out.disclosures) if d.turn == t]
+        segments: list[Segment] = []
+        pos = 0
+        for i, d in sorted(mine, key=lambda x: x[1].span[0]):
+            a, b = d.span
+            if a < pos:
+                continue  # overlapping spans: keep the earlier one's text as is
+            if a > pos:
+                segments.append(Segment(turn.content[pos:a]))
+            segments.extend(_carrier_segments(turn.content[a:b], d, values.get(d.attribute_id), taxonomy, i))
+            pos = b
+        segments.append(Segment(turn.content[pos:]))
+        joined = noise.join(noise.apply(segments, realism, rng))
+        out.turns[t] = Turn(role="user", content=joined.text or "ok")
+        for i, d in mine:
+            if i in joined.spans:
+                out.disclosures[i] = Disclosure(attribute_id=d.attribute_id, turn=t, style=d.style,
+                                                span=joined.spans[i])
+    return out, {}
+
+
+def _carrier_segments(text: str, d: Disclosure, value: Any, taxonomy: Taxonomy, index: int) -> list[Segment]:
+    """Protect the value's surface inside an explicit span (or the whole span when not found)."""
+    spec = taxonomy.attributes.get(d.attribute_id)
+    if d.style == "explicit" and spec is not None and value is not None:
+        v = spec.value_spec(value) if spec.kind in ("categorical", "numeric") else None
+        surfaces = v.surfaces if v is not None and spec.kind == "categorical" else (str(value),)
+        low = text.lower()
+        for surface in sorted(surfaces, key=len, reverse=True):
+            at = low.find(surface.lower())
+            if at >= 0:
+                parts = [Segment(text[:at], False, index), Segment(text[at:at + len(surface)], True, index),
+                         Segment(text[at + len(surface):], False, index)]
+                return [p for p in parts if p.text]
+    return [Segment(text, True, index)]
+
+
+# ---------------------------------------------------------------------------- per user
+def shorten_history(convs: list[Conversation], rng: random.Random, n: int) -> list[Conversation]:
+    """Keep n conversations of a user's history (a seeded subset, in the original order)."""
+    if len(convs) <= n:
+        return convs
+    keep = sorted(rng.sample(range(len(convs)), n))
+    return [convs[i] for i in keep]
+
+
+VARIANTS = ("implicit", "remove", "distractors", "noise", "history", "shuffle")
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """'name:k=v,k2=v2' -> (name, params) with numbers parsed."""
+    name, _, rest = text.partition(":")
+    name = name.strip()
+    if name not in VARIANTS:
+        raise SynthgapError(f"unknown variant {name!r} (known: {', '.join(VARIANTS)})")
+    params: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = part.partition("=")
+        if not eq:
+            raise SynthgapError(f"variant {name}: parameter {part!r} is not key=value")
+        try:
+            params[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else float(value)
+        except ValueError:
+            params[key.strip()] = value.strip()
+    return name, params
+
+
+_ALLOWED = {
+    "implicit": {"p"}, "remove": {"p", "style"}, "distractors": {"k", "kind"},
+    "noise": {"preset", "typo_rate", "lowercase", "no_punct", "filler"}, "history": {"n"},
+    "shuffle": {"scope"},
+}
+
+
+def apply_variant(conversations: Iterable[Conversation], name: str, params: dict, taxonomy: Taxonomy,
+                  seed: int = 0, stats: Optional[dict] = None) -> Iterator[Conversation]:
+    """Apply one variant to a stream of conversations (history/shuffle group them by user)."""
+    unknown = set(params) - _ALLOWED[name]
+    if unknown:
+        raise SynthgapError(f"variant {name}: unknown parameter {sorted(unknown)[0]!r} "
+                            f"(known: {', '.join(sorted(_ALLOWED[name]))})")
+    _check_params(name, params)
+    stats = stats if stats is not None else {}
+    if name in ("history", "shuffle"):
+        yield from _per_user(conversations, name, params, seed, stats)
+        return
+    realism = None
+    if name == "noise":
+        base = Realism.preset(params.get("preset", "realistic")) if "preset" in params or len(params) == 0 \
+            else Realism()
+        realism = base.model_copy(update={k: float(v) for k, v in params.items() if k != "preset"})
+    step: Callable = {
+        "implicit": lambda c, r: to_implicit(c, taxonomy, r, float(params.get("p", 1.0))),
+        "remove": lambda c, r: remove_disclosures(c, r, float(params.get("p", 1.0)), str(params.get("style", "all"))),
+        "distractors": lambda c, r: add_distractors(c, taxonomy, r, int(params.get("k", 1)),
+                                                    str(params.get("kind", "mixed"))),
+        "noise": lambda c, r: add_noise(c, taxonomy, r, realism),
+    }[name]
+    for conv in conversations:
+        out, found = step(conv, _rng(seed, name, conv.id))
+        for key, value in found.items():
+            stats[key] = stats.get(key, 0) + value
+        _record(out, name, params, seed, **found)
+        yield out
+
+
+def _check_params(name: str, params: dict) -> None:
+    for key in ("p", "typo_rate", "lowercase", "no_punct", "filler"):
+        if key in params and not (isinstance(params[key], (int, float)) and 0 <= params[key] <= 1):
+            raise SynthgapError(f"variant {name}: {key} must be a number in [0, 1], got {params[key]!r}")
+    for key in ("k", "n"):
+        if key in params and not (isinstance(params[key], int) and params[key] >= (1 if key == "n" else 0)):
+            raise SynthgapError(f"variant {name}: {key} must be a whole number >= {1 if key == 'n' else 0}, "
+                                f"got {params[key]!r}")
+    if name == "history" and "n" not in params:
+        raise SynthgapError("variant history: give n, the conversations to keep per user (history:n=2)")
+    if name == "remove" and params.get("style", "all") not in ("all", "explicit", "implicit"):
+        raise SynthgapError(f"variant remove: style must be all, explicit or implicit, not {params['style']!r}")
+    if name == "shuffle" and params.get("scope", "history") not in ("history", "corpus"):
+        raise SynthgapError(f"variant shuffle: scope must be history or corpus, not {params['scope']!r}")
+    if name == "noise" and "preset" in params and params["preset"] not in noise.PRESETS:
+        raise SynthgapError(f"variant noise: preset must be one of {', '.join(noise.PRESETS)}")
+
+
+def _per_user(conversations: Iterable[Conversation], name: str, params: dict, seed: int,
+              stats: dict) -> Iterator[Conversation]:
+    """History and shuffle work on whole user histories (held in memory, grouped by user)."""
+    users: dict[str, list[Conversation]] = defaultdict(list)
+    order: list[str] = []
+    for conv in conversations:
+        if conv.user_id not in users:
+            order.append(conv.user_id)
+        users[conv.user_id].append(conv)
+    if name == "shuffle" and params.get("scope", "history") == "corpus":
+        everything = [c for u in order for c in users[u]]
+        random.Random(f"{seed}:shuffle:corpus").shuffle(everything)
+        for conv in everything:
+            conv = _copy(conv)
+            _record(conv, name, params, seed)
+            yield conv
+        stats["conversations"] = len(everything)
+        return
+    for user in order:
+        convs = users[user]
+        rng = _rng(seed, name, user)
+        if name == "history":
+            n = int(params["n"])
+            if len(convs) < n:
+                stats["users_shorter_than_n"] = stats.get("users_shorter_than_n", 0) + 1
+            kept = shorten_history(convs, rng, n)
+            stats["dropped"] = stats.get("dropped", 0) + len(convs) - len(kept)
+            convs = kept
+        else:
+            convs = list(convs)
+            rng.shuffle(convs)
+        for conv in convs:
+            conv = _copy(conv)
+            _record(conv, name, params, seed)
+            yield conv

@@ -1,0 +1,173 @@
+"""Run outputs: config fingerprints, manifests, and JSONL files that can resume after a crash.
+
+A generated file is written to `<out>.partial` in batches, next to `<out>.partial.json` that
+holds the config fingerprint. A re-run with the same fingerprint keeps the complete lines
+and continues after them; a different fingerprint refuses unless told to restart. When the
+run completes the partial file is renamed to `<out>` and `<out>.manifest.json` is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable, Optional, Union
+
+from .errors import SynthgapError
+
+PACKAGES = ("synthgap", "pydantic", "click", "faker", "jinja2", "numpy", "scipy", "pyyaml",
+            "sentence-transformers", "spacy", "torch", "llama-cpp-python", "vllm")
+
+
+def canonical(obj: Any) -> str:
+    """JSON with sorted keys and no spaces: the same config always gives the same text."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def fingerprint(config: Any) -> str:
+    """A short stable hash of a config (anything JSON-serialisable)."""
+    return hashlib.sha256(canonical(config).encode("utf-8")).hexdigest()[:16]
+
+
+def file_sha256(path: Union[str, Path], limit: Optional[int] = None) -> str:
+    """sha256 of a file (of its first `limit` bytes when given, for very large inputs)."""
+    digest = hashlib.sha256()
+    seen = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            if limit is not None and seen + len(chunk) > limit:
+                digest.update(chunk[: limit - seen])
+                break
+            digest.update(chunk)
+            seen += len(chunk)
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of the packages a run may depend on (absent ones left out)."""
+    from importlib import metadata
+
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def write_manifest(path: Union[str, Path], *, command: str, config: Any, inputs: Iterable[Union[str, Path]] = (),
+                   counts: Optional[dict] = None, timings: Optional[dict] = None, extra: Optional[dict] = None) -> Path:
+    """Write `path` (a manifest.json): versions, config and fingerprint, input hashes, counts, timings."""
+    from .records import AtomicWriter
+
+    hashed = {}
+    for item in inputs:
+        p = Path(item)
+        if p.is_file():
+            hashed[str(item)] = file_sha256(p)
+    manifest = {"command": command, "argv": sys.argv[1:], "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "versions": versions(), "config": config, "fingerprint": fingerprint(config),
+                "inputs": hashed, "counts": counts or {}, "timings": timings or {}}
+    if extra:
+        manifest.update(extra)
+    with AtomicWriter(path) as out:
+        out.write(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n")
+    return Path(path)
+
+
+def manifest_path(out: Union[str, Path]) -> Path:
+    out = Path(out)
+    return out.with_name(out.name + ".manifest.json")
+
+
+class ResumableJsonl:
+    """Append JSONL lines in batches to `<path>.partial`; rename to `path` on `complete()`.
+
+    `done` is how many complete lines an earlier run with the same fingerprint left, so the
+    caller skips that many items. A partial file from a different config raises unless
+    `restart=True`, in which case it is discarded.
+    """
+
+    def __init__(self, path: Union[str, Path], fingerprint: str, *, restart: bool = False, batch: int = 1000):
+        self.path = Path(path)
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.state = self.path.with_name(self.path.name + ".partial.json")
+        self.fingerprint = fingerprint
+        self.batch = batch
+        self.done = 0
+        self._pending: list[str] = []
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.partial.exists() and not restart:
+            previous = self._read_state()
+            if previous != fingerprint:
+                raise SynthgapError(f"{self.partial}: an unfinished run with a different configuration is here "
+                                    f"(fingerprint {previous or 'unknown'}, now {fingerprint})",
+                                    hint="pass --restart to discard it, or use another output path")
+            self.done = self._trim()
+        else:
+            self.partial.unlink(missing_ok=True)
+            self.partial.touch()
+        self.state.write_text(json.dumps({"fingerprint": fingerprint}) + "\n", encoding="utf-8")
+        self._fh = open(self.partial, "a", encoding="utf-8", newline="\n")
+        self.written = 0
+
+    def _read_state(self) -> Optional[str]:
+        try:
+            return json.loads(self.state.read_text(encoding="utf-8")).get("fingerprint")
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def _trim(self) -> int:
+        """Count complete lines; cut a half-written last line left by a crash."""
+        count = 0
+        good = 0
+        with open(self.partial, "rb") as fh:
+            for line in fh:
+                if not line.endswith(b"\n"):
+                    break
+                count += 1
+                good += len(line)
+        if good != self.partial.stat().st_size:
+            with open(self.partial, "r+b") as fh:
+                fh.truncate(good)
+        return count
+
+    def write(self, line: str) -> None:
+        self._pending.append(line)
+        if len(self._pending) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._fh.write("\n".join(self._pending) + "\n")
+            self._fh.flush()
+            self.written += len(self._pending)
+            self._pending = []
+
+    def complete(self) -> int:
+        """Flush, close and move the finished file into place; returns the total line count."""
+        self.flush()
+        self._fh.close()
+        os.replace(self.partial, self.path)
+        self.state.unlink(missing_ok=True)
+        return self.done + self.written
+
+    def close(self) -> None:
+        """Flush what is pending and leave the partial file for a later resume."""
+        self.flush()
+        self._fh.close()
+
+    def __enter__(self) -> "ResumableJsonl":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            if not self._fh.closed:
+                self.complete()
+        elif not self._fh.closed:
+            self.close()

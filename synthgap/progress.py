@@ -46,3 +46,10 @@ def count_progress(total: Optional[int], description: str, done: int = 0) -> Ite
                   TimeRemainingColumn(), transient=True, console=_stderr_console()) as bar:
         task = bar.add_task(description, total=total, completed=done)
         yield lambda n=1: bar.advance(task, n)
+
+
+def stdout_console():
+    """A rich console for reports: the terminal's width, or wide enough not to squash tables in pipes."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)

@@ -22,3 +22,26 @@ def test_bench_corpora_runs_on_a_small_truncated_file(tmp_path):
     assert ours["conversations"] == naive["conversations"] == 49  # complete records before the cut
     assert ours["truncated"] and result["counts_match"] and result["records_match"]
     assert ours["peak_rss_mb"] > 0 and ours["seconds"] > 0
+
+
+def test_bench_generate_quick_writes_its_figures(tmp_path):
+    out_json = tmp_path / "figures.json"
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_generate.py"), "--quick",
+                          "--json", str(out_json), "--tmpdir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "summary" in out.stdout and "raw Faker" in out.stdout
+    result = json.loads(out_json.read_text())
+    personas, conversations, stream = result["personas"], result["conversations"], result["stream"]
+    assert personas["synthgap"]["personas_per_s"] > 0 and personas["raw_faker"]["personas_per_s"] > 0
+    assert personas["ratio"] > 0
+    for preset in ("light", "clean", "messy"):
+        assert conversations[preset]["conversations"] == 200 * 3
+        assert conversations[preset]["conversations_per_s"] > 0
+    points = stream["checkpoints"]
+    assert [p["percent"] for p in points] == list(range(10, 101, 10))
+    assert points[-1]["written"] == stream["written"] == 20_000
+    assert all(p["rss_mib"] > 0 for p in points)
+    assert stream["file_bytes"] > 0 and stream["deleted"]
+    assert list(tmp_path.iterdir()) == [out_json]  # the streamed file and its folder are gone
+    assert set(result["targets"]) == {"conversations_per_s", "persona_ratio", "stream_growth_mib"}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 
 def print_report(report: dict) -> None:
-    from rich.console import Console
+    from ..progress import stdout_console
     from rich.table import Table
 
-    console = Console()
+    console = stdout_console()
     for source in report["sources"]:
         console.print(f"[bold]{', '.join(report['formats'])}[/]: {source}", highlight=False)
     overview = Table(title="overview", show_header=False)

@@ -92,7 +92,8 @@ def templates(personas_file, per_persona, turns, disclosure, disclosures, intent
     write_manifest(manifest_path(output), command="generate templates", config=identity,
                    inputs=[personas_file, *taxonomy_files], counts={"personas": len(people), "conversations": written,
                                                                     "disclosures_this_run": disclosed},
-                   timings={"seconds": round(time.perf_counter() - started, 3)})
+                   timings={"seconds": round(time.perf_counter() - started, 3)},
+                   extra={"resume_fingerprint": fingerprint(identity)})
     click.echo(f"wrote {written} conversations for {len(people)} personas to {output}", err=True)
 
 

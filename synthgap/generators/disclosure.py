@@ -46,8 +46,11 @@ class Disclosable:
         own = self.value.cues if self.value is not None else ()
         return own + self.spec.implicit
 
+    def __post_init__(self) -> None:
+        self._can = {"explicit": bool(self.explicit_templates()), "implicit": bool(self.cues())}
+
     def can(self, style: str) -> bool:
-        return bool(self.explicit_templates() if style == "explicit" else self.cues())
+        return self._can[style]
 
 
 def disclosables(persona: Persona, taxonomy: Taxonomy) -> list[Disclosable]:
@@ -64,12 +67,6 @@ def disclosables(persona: Persona, taxonomy: Taxonomy) -> list[Disclosable]:
         if item.can("explicit") or item.can("implicit"):
             out.append(item)
     return out
-
-
-def _surface(item: Disclosable, rng: random.Random) -> str:
-    """The value's phrase most of the time, a declared synonym otherwise."""
-    surfaces = item.surfaces()
-    return surfaces[0] if len(surfaces) == 1 or rng.random() < 0.6 else rng.choice(surfaces[1:])
 
 
 def _article(item: Disclosable, surface: str) -> str:
@@ -90,13 +87,18 @@ def render(item: Disclosable, style: str, persona: Persona, rng: random.Random, 
         if ending:
             options = tuple(t for t in options if not t.rstrip().endswith((",", ";", ":"))) or options
         template = rng.choice(options)
-        surface = _surface(item, rng)
+        # Templates get the phrase: synonyms are often other parts of speech ("don't have kids")
+        # and serve matching and the value's own literal sentences.
+        surface = item.surfaces()[0]
         if "{" not in template:  # a value-level sentence that carries its surface literally
             return _literal(template, item.surfaces(), index)
         marked = template.format(value=_MARK, phrase=_MARK, a_phrase=f"{_article(item, surface)} {_MARK}",
                                  name=persona.name, first_name=first)
         before, _, after = marked.partition(_MARK)
-        return _pieces(before, surface, after.replace(_MARK, surface), index), surface
+        after = after.replace(_MARK, surface)
+        if surface.endswith(".") and after.startswith("."):  # "S.A." + "." -> one full stop
+            after = after[1:]
+        return _pieces(before, surface, after, index), surface
     cue = rng.choice(item.cues())
     surface = item.surfaces()[0]
     text = cue.format(value=surface, phrase=surface, a_phrase=f"{_article(item, surface)} {surface}",

@@ -61,6 +61,7 @@ class Segment:
     text: str
     protected: bool = False
     disclosure: Optional[int] = None  # index of the disclosure whose span covers this piece
+    verbatim: bool = False  # code and other literal text: no noise at all, not even lowercasing
 
 
 @dataclass
@@ -101,19 +102,36 @@ def apply(segments: list[Segment], realism: Realism, rng: random.Random) -> list
     out = []
     for seg in segments:
         text = seg.text
+        if seg.verbatim:
+            out.append(seg)
+            continue
         if not seg.protected:
             text = _typos(text, realism.typo_rate, rng)
             if strip:
                 text = text.replace("'", "").replace("’", "")
         if lower:
             text = text.lower()
-        out.append(Segment(text, seg.protected, seg.disclosure))
+        out.append(Segment(text, seg.protected, seg.disclosure, seg.verbatim))
     if strip:
         _strip_final_punctuation(out)
     if filler:
         word = rng.choice(FILLERS)
+        first = next((seg for seg in out if seg.text), None)
+        if first is not None and not first.verbatim:
+            first.text = lower_first(first.text)
         out.insert(0, Segment(word + (" " if lower else ", ")))
     return out
+
+
+def lower_first(text: str) -> str:
+    """Lowercase a leading capital, but not 'I', 'I'm' or an acronym such as 'DIY'."""
+    if not text or not text[0].isupper():
+        return text
+    if text[:1] == "I" and (len(text) == 1 or not text[1].isalpha()):
+        return text
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
 
 
 def _strip_final_punctuation(segments: list[Segment]) -> None:
@@ -121,7 +139,7 @@ def _strip_final_punctuation(segments: list[Segment]) -> None:
     for seg in reversed(segments):
         if not seg.text.strip():
             continue
-        if not seg.protected:
+        if not seg.protected and not seg.verbatim:
             seg.text = seg.text.rstrip().rstrip(".!?") + seg.text[len(seg.text.rstrip()):]
         return
 

@@ -23,13 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import SynthgapError
 from ..personas.taxonomy import Taxonomy
-from ..records import Conversation, Disclosure, Persona, Turn
+from ..records import Conversation, Disclosure, Persona, Turn, build
 from . import noise
 from .disclosure import Disclosable, disclosables, render
 from .noise import Realism, Segment
 
 DisclosureMode = Literal["explicit", "implicit", "mixed", "none"]
-_OPEN, _CLOSE, _BR = "\ue000", "\ue001", "\ue002"
+_OPEN, _CLOSE, _BR, _TAB = "\ue000", "\ue001", "\ue002", "\ue003"
+_VERB_OPEN, _VERB_CLOSE = "\ue004", "\ue005"
+_VERBATIM = re.compile(f"{_VERB_OPEN}(.*?){_VERB_CLOSE}", re.S)
 _PLACEHOLDER = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
 _SPACE = re.compile(r"[ \t\r\n]+")
 _FRONT = re.compile(r"\A\s*\{#-?(.*?)-?#\}", re.S)
@@ -70,12 +72,12 @@ def builtin_dir() -> Path:
     return Path(str(resources.files("synthgap.templates") / "conversations"))
 
 
-def _error_line(exc: BaseException, path: str) -> Optional[int]:
-    """The template line an exception was raised from (Jinja maps frames to template lines)."""
+def _error_line(exc: BaseException, intent: "Intent") -> Optional[int]:
+    """The template line an exception was raised from (the compiled code's line, mapped back)."""
     line = getattr(exc, "lineno", None)
     for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename == path:
-            line = frame.lineno
+        if frame.filename == intent.path:
+            line = intent.template.get_corresponding_lineno(frame.lineno)
     return line
 
 
@@ -177,11 +179,11 @@ class _State:
     plan: dict[int, list[int]]  # user turn -> disclosure indices still to place
     realism: Realism
     turn: int = 0
+    role: str = "user"
     used: set = field(default_factory=set)
     mentioned: dict = field(default_factory=dict)
     kept_values: dict = field(default_factory=dict)
-    module: Any = None
-    module_of: Any = None
+    modules: dict = field(default_factory=dict)  # intent name -> its module in this conversation
 
     # Helpers exposed to templates --------------------------------------------------------
     def pick(self, options, *more):
@@ -220,34 +222,44 @@ class _State:
 
     def disclose(self, limit: Optional[int] = None):
         """A placeholder for the disclosures planned for this user turn (all, or at most `limit`)."""
+        if self.role != "user":
+            return ""  # assistant turns never carry the user's disclosures
         pending = self.plan.get(self.turn, [])
         take = pending if limit is None else pending[:limit]
         self.plan[self.turn] = pending[len(take):]
         return "".join(f"{_OPEN}{i}{_CLOSE}" for i in take)
 
+    def verbatim(self, text) -> str:
+        """Literal text (code, names): kept exactly, never touched by typos or lowercasing."""
+        return f"{_VERB_OPEN}{text}{_VERB_CLOSE}"
+
     def variables(self) -> dict[str, Any]:
         return {"pick": self.pick, "pick_once": self.pick_once, "opt": self.opt, "chance": self.chance,
-                "keep": self.keep, "kept": self.kept,
-                "disclose": self.disclose, "br": _BR, "mentioned": self.mentioned}
+                "keep": self.keep, "kept": self.kept, "verbatim": self.verbatim,
+                "disclose": self.disclose, "br": _BR, "tab": _TAB, "mentioned": self.mentioned}
 
 
 def _render_macro(intent: Intent, state: _State, which: str, n: int) -> str:
     try:
-        if state.module_of is not intent:
-            state.module = intent.template.make_module(state.variables())
-            state.module_of = intent
-        return str(getattr(state.module, which)(n))
+        module = state.modules.get(intent.name)
+        if module is None:  # top-level picks are drawn once per conversation and intent
+            module = state.modules[intent.name] = intent.template.make_module(state.variables())
+        return str(getattr(module, which)(n))
     except TemplateError:
         raise
     except Exception as exc:  # any template failure: name the file and the line
-        line = _error_line(exc, intent.path)
+        line = _error_line(exc, intent)
         where = f"line {line}: " if line else ""
         message = getattr(exc, "message", None) or str(exc)
         raise TemplateError(f"{intent.path}: {where}{type(exc).__name__}: {message}") from None
 
 
 def _collapse(text: str) -> str:
-    return _SPACE.sub(" ", text).replace(f" {_BR} ", "\n").replace(_BR, "\n").strip()
+    """Template layout whitespace becomes single spaces; `br` and `tab` become a newline and 4 spaces."""
+    text = _SPACE.sub(" ", text)
+    text = re.sub(f" ?{_BR} ?", "\n", text)
+    text = re.sub(f"{_TAB} ?", "    ", text)
+    return text.strip(" ")
 
 
 @dataclass
@@ -309,6 +321,7 @@ class TemplateGenerator:
         disclosures: list[Disclosure] = []
         switches = []
         current = intent
+        noise_rng = None
         for n in range(cfg.turns):
             state.turn = n
             step = n
@@ -319,23 +332,28 @@ class TemplateGenerator:
             raw = _render_macro(current, state, "user", step)
             segments = self._segments(_collapse(raw), planned, state, persona, rng)
             if cfg.realism.active():
-                segments = noise.apply(segments, cfg.realism, rng)
+                # Surface noise draws from its own stream, so the knobs change only the surface.
+                noise_rng = noise_rng or random.Random(f"{cfg.seed}:{persona.id}:{k}:noise")
+                segments = noise.apply(segments, cfg.realism, noise_rng)
             spanned = noise.join(segments)
             text = spanned.text or "ok"
             turn_index = len(turns)
             for d_index, (a, b) in sorted(spanned.spans.items()):
                 p = planned[d_index]
-                disclosures.append(Disclosure.model_construct(attribute_id=p.item.key, turn=turn_index,
+                disclosures.append(build(Disclosure, attribute_id=p.item.key, turn=turn_index,
                                                               style=p.style, span=(a, b)))
                 state.mentioned[p.item.key] = str(p.item.value.phrase if p.item.value else p.item.attribute.value)
-            turns.append(Turn.model_construct(role="user", content=text))
+            turns.append(build(Turn, role="user", content=text))
+            state.role = "assistant"
             reply = _collapse(_render_macro(current, state, "assistant", step))
-            turns.append(Turn.model_construct(role="assistant", content=reply or "Sure."))
+            reply = reply.replace(_VERB_OPEN, "").replace(_VERB_CLOSE, "")
+            state.role = "user"
+            turns.append(build(Turn, role="assistant", content=reply or "Sure."))
         meta: dict[str, Any] = {"intent": intent.name, "generator": "template", "seed": cfg.seed, "k": k,
                                 "disclosed": {d.attribute_id: _value_of(planned, d.attribute_id) for d in disclosures}}
         if switches:
             meta["topic_changes"] = switches
-        return Conversation.model_construct(id=f"{persona.id}-c{k}", user_id=persona.id, source=cfg.source,
+        return build(Conversation, id=f"{persona.id}-c{k}", user_id=persona.id, source=cfg.source,
                                             synthetic=True, turns=turns, persona_id=persona.id,
                                             disclosures=disclosures, meta=meta)
 
@@ -377,8 +395,7 @@ class TemplateGenerator:
         segments: list[Segment] = []
         for j, part in enumerate(parts):
             if j % 2 == 0:
-                if part:
-                    segments.append(Segment(part))
+                segments.extend(_literal_segments(part))
                 continue
             index = int(part)
             p = planned[index]
@@ -389,10 +406,19 @@ class TemplateGenerator:
             tail = so_far.rstrip()
             if not tail or tail[-1] in ".!?\n":
                 pieces[0].text = _upper_first(pieces[0].text)
+            if tail and tail[-1].isalnum():  # "hi there" + "I'm a nurse." -> "hi there, I'm a nurse."
+                segments.append(Segment(","))
+                so_far += ","
             if so_far and not so_far[-1].isspace():
                 segments.append(Segment(" "))
             segments.extend(pieces)
             ends = pieces[-1].text.rstrip()[-1:]
+            following = parts[j + 1] if j + 1 < len(parts) else ""
+            if following[:len(following) - len(following.lstrip(" "))].count("\n") or following.lstrip(" ")[:1] == "\n":
+                # a line break follows: end the sentence and keep the break as the template wrote it
+                if ends not in (".", "!", "?", ",", ";", ":"):
+                    segments.append(Segment("."))
+                continue
             if ends in (",", ";", ":"):
                 if after:
                     parts[j + 1] = " " + _lower_first(after)
@@ -417,9 +443,24 @@ def _upper_first(text: str) -> str:
 
 
 def _lower_first(text: str) -> str:
-    if not text or text.startswith(("I ", "I'", "I’")):
-        return text
-    return text[:1].lower() + text[1:]
+    return noise.lower_first(text)
+
+
+def _literal_segments(text: str) -> list[Segment]:
+    """Template text, with verbatim() pieces as segments no noise may touch."""
+    if not text:
+        return []
+    if _VERB_OPEN not in text:
+        return [Segment(text)]
+    out, pos = [], 0
+    for m in _VERBATIM.finditer(text):
+        if m.start() > pos:
+            out.append(Segment(text[pos:m.start()]))
+        out.append(Segment(m.group(1), True, None, True))
+        pos = m.end()
+    if pos < len(text):
+        out.append(Segment(text[pos:]))
+    return out
 
 
 def _tidy(segments: list[Segment]) -> list[Segment]:

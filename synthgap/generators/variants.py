@@ -191,15 +191,18 @@ def add_distractors(conv: Conversation, taxonomy: Taxonomy, rng: random.Random, 
 
 
 def _third_party(taxonomy: Taxonomy, rng: random.Random) -> Optional[tuple[str, str, Any]]:
-    usable = [k for k in THIRD_PARTY if k in taxonomy and taxonomy[k].kind == "categorical"]
+    def candidates(key):
+        attr = taxonomy[key]
+        tables = [attr.values, *[attr.by_locale[loc] for loc in sorted(attr.by_locale)]]
+        found = {v.name: v for t in tables for v in t.values()
+                 if v.weight > 0 and v.name not in ("none", "nothing_special")}
+        return [found[n] for n in sorted(found)]
+
+    usable = [k for k in THIRD_PARTY if k in taxonomy and taxonomy[k].kind == "categorical" and candidates(k)]
     if not usable:
         return None
     key = rng.choice(usable)
-    attr = taxonomy[key]
-    values = [v for v in attr.values.values() if v.weight > 0 and v.name not in ("none", "nothing_special")]
-    if not values:
-        return None
-    value = rng.choice(values)
+    value = rng.choice(candidates(key))
     text = THIRD_PARTY[key].format(relation=rng.choice(RELATIONS), phrase=value.phrase,
                                    a_phrase=f"{value.article} {value.phrase}")
     tail = rng.choice([", anyway, random question", " - just saying", ", so I was wondering about that", ""])

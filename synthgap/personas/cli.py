@@ -101,7 +101,8 @@ def sample(count, seed, locales, taxonomy_files, config_file, n_attributes, incl
     write_manifest(manifest_path(output), command="personas sample", config={**settings, "n": count},
                    inputs=[*taxonomy_files, *([config_file] if config_file else [])], counts=counts,
                    timings={"seconds": round(time.perf_counter() - started, 3)},
-                   extra={"fit": {"reference": fit_to, "log": fit_log}} if fit_to else None)
+                   extra={"resume_fingerprint": fingerprint(settings),
+                          **({"fit": {"reference": fit_to, "log": fit_log}} if fit_to else {})})
     click.echo(f"wrote {total} personas to {output}", err=True)
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from ..progress import stdout_console
+
 
 def _f(value, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
 def print_audit(report: dict, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or stdout_console()
     ref, summ = report["reference"], report["summary"]
     console.print(f"[bold]Persona audit[/bold]: {report['personas']['n']} personas vs {ref['name']} "
                   f"({ref['n']} people, mapping {ref['mapping'] or 'none: same taxonomy'})")
@@ -56,7 +58,7 @@ def print_audit(report: dict, console: Console | None = None) -> None:
 
 
 def print_taxonomy(taxonomy, rows: list[dict], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or stdout_console()
     table = Table(title=f"Taxonomy: {len(rows)} attributes in {len(taxonomy.categories)} categories, "
                         f"{len(taxonomy.locales)} locales", title_justify="left")
     for col in ("attribute", "category", "stability", "sensitive", "kind", "values", "explicit", "cues", "depends on"):

@@ -20,7 +20,7 @@ from typing import Any, Iterator, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import SynthgapError
-from ..records import Attribute, Persona
+from ..records import Attribute, Persona, build
 from .taxonomy import Attribute as AttrSpec
 from .taxonomy import Taxonomy, condition_holds
 
@@ -95,6 +95,7 @@ class PersonaSampler:
         self._emit = self._emitted_keys()
         self._joint_of = {j.attributes[0]: j for j in self.config.joints}
         self._joint_members = {a for j in self.config.joints for a in j.attributes[1:]}
+        self._statements: dict[tuple, str] = {}
         self.dead_ends: Counter = Counter()  # attribute -> personas where no value was allowed
 
     # ------------------------------------------------------------------ config checks
@@ -307,22 +308,24 @@ class PersonaSampler:
                 kept += rng.sample(rest, want - len(kept))
                 keys = [k for k in keys if k in set(kept)]
         attributes = [self._attribute(self.taxonomy[k], profile[k], locale) for k in keys]
-        return Persona(id=f"{self.config.id_prefix}-{seed}-{index:06d}", locale=locale, name=name,
-                       attributes=attributes, seed=pseed)
+        return build(Persona, id=f"{self.config.id_prefix}-{seed}-{index:06d}", locale=locale, name=name,
+                     attributes=attributes, seed=pseed)
 
     def _attribute(self, spec: AttrSpec, value: Any, locale: str) -> Attribute:
-        phrase = value
-        article = "a"
-        if spec.kind == "categorical":
-            v = spec.value_spec(value, locale)
-            phrase, article = v.phrase, v.article
-        text = str(phrase)
-        statement = spec.statement.format(value=text, phrase=text, a_phrase=f"{article} {text}", name=text,
-                                          first_name=text)
-        meta = {"sensitive": True} if spec.sensitive else {}
-        return Attribute.model_construct(id=spec.key, statement=statement, category=spec.category, value=value,
-                                         stability=spec.stability, confidence=None, reason=None, evidence=[],
-                                         meta=meta)
+        key = (spec.key, value, locale)
+        statement = self._statements.get(key)
+        if statement is None:
+            phrase, article = value, "a"
+            if spec.kind == "categorical":
+                v = spec.value_spec(value, locale)
+                phrase, article = v.phrase, v.article
+            text = str(phrase)
+            statement = spec.statement.format(value=text, phrase=text, a_phrase=f"{article} {text}", name=text,
+                                              first_name=text)
+            if spec.kind in ("categorical", "numeric"):  # unique strings (names, companies) are not cached
+                self._statements[key] = statement
+        return build(Attribute, id=spec.key, statement=statement, category=spec.category, value=value,
+                     stability=spec.stability, meta={"sensitive": True} if spec.sensitive else {})
 
     def sample(self, n: int, seed: int, start: int = 0) -> Iterator[Persona]:
         """Personas start .. n-1 of the set sampled with `seed`."""

@@ -28,6 +28,7 @@ schemas: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_corpora.py
+	$(BIN)/python benchmarks/bench_generate.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

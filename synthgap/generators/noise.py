@@ -47,10 +47,12 @@ class Realism(BaseModel):
 
 PRESETS = {
     "clean": {},
-    "light": {"typo_rate": 0.01, "lowercase": 0.2, "no_punct": 0.2, "brevity": 0.2, "filler": 0.1, "topic_change": 0.03},
+    "light": {"typo_rate": 0.01, "lowercase": 0.2, "no_punct": 0.2, "brevity": 0.2, "filler": 0.1,
+              "topic_change": 0.03},
     "realistic": {"typo_rate": 0.03, "lowercase": 0.45, "no_punct": 0.4, "brevity": 0.4, "filler": 0.25,
                   "topic_change": 0.08},
-    "messy": {"typo_rate": 0.08, "lowercase": 0.7, "no_punct": 0.7, "brevity": 0.6, "filler": 0.5, "topic_change": 0.15},
+    "messy": {"typo_rate": 0.08, "lowercase": 0.7, "no_punct": 0.7, "brevity": 0.6, "filler": 0.5,
+              "topic_change": 0.15},
 }
 
 

@@ -27,7 +27,8 @@ OFFTOPIC = [
     ("what's a good name for a goldfish?", "Something short and fun works well, like Bubbles or Goldie."),
     ("how do I convert celsius to fahrenheit?", "Multiply by 9/5 and add 32."),
     ("what does 'ubiquitous' mean?", "It means found everywhere."),
-    ("is it true we only use 10% of our brain?", "No, that's a myth; brain imaging shows activity across the whole brain."),
+    ("is it true we only use 10% of our brain?",
+     "No, that's a myth; brain imaging shows activity across the whole brain."),
 ]
 
 # Third-party mentions: someone else's attribute, which an extractor must not give to the user.
@@ -78,7 +79,8 @@ def _rng(seed: int, name: str, key: str) -> random.Random:
 
 
 # ---------------------------------------------------------------------------- per conversation
-def to_implicit(conv: Conversation, taxonomy: Taxonomy, rng: random.Random, p: float = 1.0) -> tuple[Conversation, dict]:
+def to_implicit(conv: Conversation, taxonomy: Taxonomy, rng: random.Random,
+                p: float = 1.0) -> tuple[Conversation, dict]:
     """Rewrite explicit disclosures as implicit cues declared for the same value."""
     from .disclosure import Disclosable
 
@@ -122,7 +124,8 @@ def _disclosable(spec, value, key, cls):
     return cls(attr, spec, v)
 
 
-def remove_disclosures(conv: Conversation, rng: random.Random, p: float = 1.0, style: str = "all") -> tuple[Conversation, dict]:
+def remove_disclosures(conv: Conversation, rng: random.Random, p: float = 1.0,
+                       style: str = "all") -> tuple[Conversation, dict]:
     """Cut disclosure sentences out of the text (negative controls): the facts are no longer there."""
     out = _copy(conv)
     removed = 0
@@ -209,7 +212,8 @@ def _third_party(taxonomy: Taxonomy, rng: random.Random) -> Optional[tuple[str, 
     return text[:1].upper() + text[1:] + tail + ".", key, value.name
 
 
-def add_noise(conv: Conversation, taxonomy: Taxonomy, rng: random.Random, realism: Realism) -> tuple[Conversation, dict]:
+def add_noise(conv: Conversation, taxonomy: Taxonomy, rng: random.Random,
+              realism: Realism) -> tuple[Conversation, dict]:
     """Typos, lowercase, missing punctuation, fillers in user turns; disclosure carriers stay intact."""
     out = _copy(conv)
     values = conv.meta.get("disclosed", {})

@@ -191,6 +191,10 @@ def _describe(values: np.ndarray) -> dict:
             "min": float(values.min()), "max": float(values.max())}
 
 
+def _replace(pair: tuple, pos: int, value) -> tuple:
+    return (value, pair[1]) if pos == 0 else (pair[0], value)
+
+
 def _pair(a: str, b: str, mine: Population, ref: Population, rng, boots: int) -> Optional[dict]:
     def cells(pop: Population) -> list[tuple]:
         return [(row[a], row[b]) for row in pop.rows if a in row and b in row]
@@ -203,8 +207,8 @@ def _pair(a: str, b: str, mine: Population, ref: Population, rng, boots: int) ->
             edges = quantile_bins([p[pos] for p in ref_pairs])
             binned_m = _binned([p[pos] for p in mine_pairs], edges)
             binned_r = _binned([p[pos] for p in ref_pairs], edges)
-            mine_pairs = [tuple(binned_m[i] if j == pos else v for j, v in enumerate(p)) for i, p in enumerate(mine_pairs)]
-            ref_pairs = [tuple(binned_r[i] if j == pos else v for j, v in enumerate(p)) for i, p in enumerate(ref_pairs)]
+            mine_pairs = [_replace(p, pos, binned_m[i]) for i, p in enumerate(mine_pairs)]
+            ref_pairs = [_replace(p, pos, binned_r[i]) for i, p in enumerate(ref_pairs)]
     rows = sorted({p[0] for p in mine_pairs + ref_pairs}, key=str)
     cols = sorted({p[1] for p in mine_pairs + ref_pairs}, key=str)
     cats = [(r, c) for r in rows for c in cols]

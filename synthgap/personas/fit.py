@@ -82,7 +82,8 @@ def fit_config(taxonomy: Taxonomy, reference: Population, mapping: Mapping, base
     log = []
     for r in range(rounds):
         realised = _realised(taxonomy, config, mapping, targets, sample, seed + r)
-        gap = {k: 0.5 * sum(abs(targets[k].get(c, 0) - realised[k].get(c, 0)) for c in set(targets[k]) | set(realised[k]))
+        gap = {k: 0.5 * sum(abs(targets[k].get(c, 0) - realised[k].get(c, 0))
+                            for c in set(targets[k]) | set(realised[k]))
                for k in targets if k in realised}
         log.append({"round": r, "tv_to_target": gap})
         for key, target in targets.items():

@@ -197,14 +197,14 @@ def parse_record(obj: Any, model: Optional[type[_Record]] = None) -> _Record:
     return kind.model_validate(obj)
 
 
-def read_jsonl(path: Union[str, Path], model: Optional[type[_Record]] = None) -> Iterator[_Record]:
-    """Stream records from a native JSONL file; the first bad line raises RecordError.
+def read_jsonl(path: Union[str, Path], model: Optional[type[_Record]] = None, after: int = 0) -> Iterator[_Record]:
+    """Stream records from a native JSONL file (from line `after` + 1); the first bad line raises RecordError.
 
     Lenient reading (skip and count bad lines) is the job of `synthgap.corpora.load`.
     """
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
+            if number <= after or not raw.strip():
                 continue
             try:
                 obj = json.loads(raw.decode("utf-8"))

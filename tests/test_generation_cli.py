@@ -163,3 +163,17 @@ def test_bad_input_is_one_line(tmp_path, personas_file, args, message):
     lines = [x for x in result.output.splitlines() if x.strip()]
     assert any(message in x for x in lines), result.output
     assert "Traceback" not in result.output
+
+
+def test_skip_bad_persona_lines_are_counted_and_nothing_else_is_lost(tmp_path, personas_file):
+    good = personas_file.read_text(encoding="utf-8").splitlines()
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("\n".join([good[0], "{broken", good[1], '{"id": 1}', good[2]]) + "\n", encoding="utf-8")
+    out = tmp_path / "c.jsonl"
+    result = invoke("generate", "templates", "--personas", mixed, "--per-persona", 1, "--skip-bad", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "skipped 2 bad lines" in result.output and "malformed JSON: 1" in result.output
+    assert "invalid record: 1" in result.output and "mixed.jsonl: line 2" in result.output
+    assert len(out.read_text().splitlines()) == 3
+    result = invoke("generate", "templates", "--personas", mixed, "-o", out)
+    assert result.exit_code == 1 and "line 2: malformed JSON" in result.output and "--skip-bad" in result.output

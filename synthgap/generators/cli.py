@@ -7,7 +7,7 @@ import time
 import click
 
 from ..corpora.cli import echo_notices, open_corpus, read_options
-from ..personas.cli import load_taxonomy_files, taxonomy_option
+from ..personas.cli import load_taxonomy_files, read_persona_file, skip_bad_option, taxonomy_option
 
 
 @click.group()
@@ -53,12 +53,13 @@ def _range(ctx, param, value):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--source", default="synthgap-templates", show_default=True, help="source label of the records")
 @click.option("--restart", is_flag=True, help="discard an unfinished run with another configuration")
+@skip_bad_option
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="conversations JSONL to write")
 def templates(personas_file, per_persona, turns, disclosure, disclosures, intents, template_dirs, taxonomy_files,
-              realism, typo_rate, lowercase, no_punct, brevity, filler, topic_change, seed, source, restart, output):
+              realism, typo_rate, lowercase, no_punct, brevity, filler, topic_change, seed, source, restart, skip_bad,
+              output):
     """Template conversations for every persona, with exact disclosure ground truth."""
     from ..outputs import ResumableJsonl, file_sha256, fingerprint, manifest_path, write_manifest
-    from ..personas.reference import read_personas
     from ..progress import count_progress
     from ..records import dumps
     from .noise import Realism
@@ -74,7 +75,7 @@ def templates(personas_file, per_persona, turns, disclosure, disclosures, intent
     config = GenerationConfig(per_persona=per_persona, turns=turns, disclosure=disclosure, disclosures=disclosures,
                               intents=list(intents) or None, realism=settings, seed=seed, source=source)
     generator = TemplateGenerator(taxonomy, library, config)
-    people = read_personas(personas_file)
+    people = read_persona_file(personas_file, skip_bad)
     identity = {"config": config.model_dump(mode="json"), "personas": file_sha256(personas_file),
                 "templates": {name: file_sha256(i.path) for name, i in sorted(library.intents.items())},
                 "taxonomy": [file_sha256(f) for f in taxonomy_files]}

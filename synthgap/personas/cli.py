@@ -20,6 +20,27 @@ def taxonomy_option(func):
                         help="taxonomy YAML merged over the built-in one (repeatable; docs/personas.md)")(func)
 
 
+def read_persona_file(path, skip_bad: bool):
+    """Personas of a file; with skip_bad, bad lines are skipped and reported as one note."""
+    from collections import Counter
+
+    from .reference import read_personas
+
+    skipped = Counter() if skip_bad else None
+    people = read_personas(path, skipped)
+    if skipped:
+        first = next(k for k in skipped if k.startswith("first: "))[len("first: "):]
+        counts = ", ".join(f"{k}: {v}" for k, v in skipped.items() if not k.startswith("first: "))
+        click.echo(f"synthgap: note: skipped {sum(skipped.values())} bad lines of {path} ({counts}); first: {first}",
+                   err=True)
+    return people
+
+
+def skip_bad_option(func):
+    return click.option("--skip-bad", is_flag=True,
+                        help="skip bad lines of the persona file (counted and reported) instead of failing")(func)
+
+
 def load_taxonomy_files(files):
     from .taxonomy import load_taxonomy
 
@@ -167,16 +188,17 @@ def _write_config(path, config) -> None:
 @click.option("--near", "near_diff", type=click.IntRange(min=0), default=1, show_default=True,
               help="near-duplicates differ in at most this many attributes")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="also write the full audit as JSON")
-def audit(personas_file, reference, mapping, taxonomy_files, seed, bootstrap, near_diff, json_out):
+@skip_bad_option
+def audit(personas_file, reference, mapping, taxonomy_files, seed, bootstrap, near_diff, json_out, skip_bad):
     """Compare PERSONAS with a reference population: marginals, pairs, duplicates, rule violations."""
     from ..records import AtomicWriter
     from .audit import audit as run_audit
-    from .reference import load_reference, read_personas
+    from .reference import load_reference
     from .render import print_audit
 
     taxonomy = load_taxonomy_files(taxonomy_files)
-    people = read_personas(personas_file)
-    population, chosen = load_reference(reference, taxonomy, mapping=mapping)
+    people = read_persona_file(personas_file, skip_bad)
+    population, chosen = load_reference(reference, taxonomy, mapping=mapping, skip_bad=skip_bad)
     report = run_audit(people, population, taxonomy, chosen, seed=seed, bootstrap=bootstrap, near_diff=near_diff)
     report["personas"]["file"] = personas_file
     if json_out:

@@ -271,13 +271,30 @@ def _try_personas(source: Union[str, Path]) -> Optional[list[Persona]]:
     return read_personas(path)
 
 
-def read_personas(path: Union[str, Path]) -> list[Persona]:
-    """All personas of a JSONL file; a bad line stops with file and line named."""
+def read_personas(path: Union[str, Path], skipped: Optional[Counter] = None) -> list[Persona]:
+    """All personas of a JSONL file; a bad line stops with file and line named.
+
+    With a `skipped` Counter, bad lines are skipped instead and counted there by reason, and
+    the first one's message is kept under the key of that message (count 0) for reporting.
+    """
     from ..records import RecordError, read_jsonl
 
-    try:
-        return list(read_jsonl(path, Persona))
-    except RecordError as exc:
-        raise SynthgapError(str(exc)) from None
-    except FileNotFoundError:
-        raise SynthgapError(f"{path}: no such persona file") from None
+    if not Path(path).is_file():
+        raise SynthgapError(f"{path}: no such persona file")
+    out: list[Persona] = []
+    after = 0
+    while True:
+        try:
+            for record in read_jsonl(path, Persona, after=after):
+                out.append(record)
+            break
+        except RecordError as exc:
+            if skipped is None:
+                raise SynthgapError(str(exc), hint="pass --skip-bad to skip bad lines (they are counted)") from None
+            if not skipped:
+                skipped[f"first: {exc}"] = 0
+            skipped[exc.reason] += 1
+            after = exc.line
+    if not out:
+        raise SynthgapError(f"{path}: no personas in the file")
+    return out

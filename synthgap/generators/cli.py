@@ -7,7 +7,7 @@ import time
 import click
 
 from ..corpora.cli import echo_notices, open_corpus, read_options
-from ..personas.cli import load_taxonomy_files, read_persona_file, skip_bad_option, taxonomy_option
+from ..personas.cli import load_taxonomy_files, skip_bad_option, stream_persona_file, taxonomy_option
 
 
 @click.group()
@@ -75,11 +75,13 @@ def templates(personas_file, per_persona, turns, disclosure, disclosures, intent
     config = GenerationConfig(per_persona=per_persona, turns=turns, disclosure=disclosure, disclosures=disclosures,
                               intents=list(intents) or None, realism=settings, seed=seed, source=source)
     generator = TemplateGenerator(taxonomy, library, config)
-    people = read_persona_file(personas_file, skip_bad)
+    people = stream_persona_file(personas_file, skip_bad)  # streamed: memory stays flat
+    with open(personas_file, "rb") as fh:
+        lines = sum(1 for line in fh if line.strip())
     identity = {"config": config.model_dump(mode="json"), "personas": file_sha256(personas_file),
                 "templates": {name: file_sha256(i.path) for name, i in sorted(library.intents.items())},
                 "taxonomy": [file_sha256(f) for f in taxonomy_files]}
-    total = len(people) * per_persona
+    total = lines * per_persona
     disclosed = 0
     with ResumableJsonl(output, fingerprint(identity), restart=restart) as out:
         if out.done:
@@ -91,11 +93,12 @@ def templates(personas_file, per_persona, turns, disclosure, disclosures, intent
                 advance(1)
         written = out.complete()
     write_manifest(manifest_path(output), command="generate templates", config=identity,
-                   inputs=[personas_file, *taxonomy_files], counts={"personas": len(people), "conversations": written,
+                   inputs=[personas_file, *taxonomy_files], counts={"personas": written // per_persona,
+                                                                    "conversations": written,
                                                                     "disclosures_this_run": disclosed},
                    timings={"seconds": round(time.perf_counter() - started, 3)},
                    extra={"resume_fingerprint": fingerprint(identity)})
-    click.echo(f"wrote {written} conversations for {len(people)} personas to {output}", err=True)
+    click.echo(f"wrote {written} conversations for {written // per_persona} personas to {output}", err=True)
 
 
 @click.command()

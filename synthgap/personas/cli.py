@@ -22,18 +22,22 @@ def taxonomy_option(func):
 
 def read_persona_file(path, skip_bad: bool):
     """Personas of a file; with skip_bad, bad lines are skipped and reported as one note."""
+    return list(stream_persona_file(path, skip_bad))
+
+
+def stream_persona_file(path, skip_bad: bool):
+    """Stream personas (memory stays flat for any file size); skipped lines are reported at the end."""
     from collections import Counter
 
-    from .reference import read_personas
+    from .reference import iter_personas
 
     skipped = Counter() if skip_bad else None
-    people = read_personas(path, skipped)
+    yield from iter_personas(path, skipped)
     if skipped:
         first = next(k for k in skipped if k.startswith("first: "))[len("first: "):]
         counts = ", ".join(f"{k}: {v}" for k, v in skipped.items() if not k.startswith("first: "))
         click.echo(f"synthgap: note: skipped {sum(skipped.values())} bad lines of {path} ({counts}); first: {first}",
                    err=True)
-    return people
 
 
 def skip_bad_option(func):

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Iterator, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
@@ -271,8 +271,8 @@ def _try_personas(source: Union[str, Path]) -> Optional[list[Persona]]:
     return read_personas(path)
 
 
-def read_personas(path: Union[str, Path], skipped: Optional[Counter] = None) -> list[Persona]:
-    """All personas of a JSONL file; a bad line stops with file and line named.
+def iter_personas(path: Union[str, Path], skipped: Optional[Counter] = None) -> Iterator[Persona]:
+    """Stream the personas of a JSONL file; a bad line stops with file and line named.
 
     With a `skipped` Counter, bad lines are skipped instead and counted there by reason, and
     the first one's message is kept under the key of that message (count 0) for reporting.
@@ -281,12 +281,13 @@ def read_personas(path: Union[str, Path], skipped: Optional[Counter] = None) -> 
 
     if not Path(path).is_file():
         raise SynthgapError(f"{path}: no such persona file")
-    out: list[Persona] = []
     after = 0
+    found = False
     while True:
         try:
             for record in read_jsonl(path, Persona, after=after):
-                out.append(record)
+                found = True
+                yield record
             break
         except RecordError as exc:
             if skipped is None:
@@ -295,6 +296,10 @@ def read_personas(path: Union[str, Path], skipped: Optional[Counter] = None) -> 
                 skipped[f"first: {exc}"] = 0
             skipped[exc.reason] += 1
             after = exc.line
-    if not out:
+    if not found:
         raise SynthgapError(f"{path}: no personas in the file")
-    return out
+
+
+def read_personas(path: Union[str, Path], skipped: Optional[Counter] = None) -> list[Persona]:
+    """All personas of a JSONL file (see iter_personas)."""
+    return list(iter_personas(path, skipped))

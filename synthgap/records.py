@@ -144,6 +144,12 @@ def build(model: type[_Record], **fields: Any) -> _Record:
             tuple((n, f.default_factory, f.default, f.is_required()) for n, f in model.model_fields.items()),
             frozenset(model.model_fields))
     layout, names = spec
+    if len(fields) == len(layout):  # every field given: just put them in field order
+        try:
+            data = {name: fields[name] for name, _, _, _ in layout}
+        except KeyError as exc:
+            raise TypeError(f"build({model.__name__}): unknown field among {sorted(fields)}") from exc
+        return _instance(model, data, names)
     data = {}  # in field order: serialisation follows the instance dict's order
     for name, factory, default, required in layout:
         if name in fields:
@@ -154,6 +160,13 @@ def build(model: type[_Record], **fields: Any) -> _Record:
             data[name] = default
         else:
             raise TypeError(f"build({model.__name__}): missing field {name!r}")
+    for name in fields:
+        if name not in names:
+            raise TypeError(f"build({model.__name__}): unknown field {name!r}")
+    return _instance(model, data, names)
+
+
+def _instance(model: type[_Record], data: dict, names: frozenset) -> _Record:
     record = model.__new__(model)
     object.__setattr__(record, "__dict__", data)
     object.__setattr__(record, "__pydantic_fields_set__", set(names))

@@ -8,7 +8,6 @@ segments whose protected middle (the carrier) is what makes the disclosure true.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import Optional
 
 from ..personas.taxonomy import Attribute as AttrSpec
@@ -19,17 +18,17 @@ from .noise import Segment
 _MARK = "\ue010"  # stands in for the surface while a template is formatted, to find the carrier
 
 
-@dataclass
 class Disclosable:
     """A persona attribute with the taxonomy entry that says how it can show in text."""
 
-    attribute: Attribute
-    spec: AttrSpec
-    value: Optional[Value]  # the categorical value or numeric band (None for faker/derived kinds)
+    __slots__ = ("attribute", "spec", "value", "key", "_can")
 
-    @property
-    def key(self) -> str:
-        return self.attribute.id
+    def __init__(self, attribute: Attribute, spec: AttrSpec, value: Optional[Value], can: Optional[dict] = None):
+        self.attribute = attribute
+        self.spec = spec
+        self.value = value  # the categorical value or numeric band (None for faker/derived kinds)
+        self.key = attribute.id
+        self._can = can or {"explicit": bool(self.explicit_templates()), "implicit": bool(self.cues())}
 
     def surfaces(self) -> tuple[str, ...]:
         """Texts an explicit mention may use for the value."""
@@ -46,27 +45,49 @@ class Disclosable:
         own = self.value.cues if self.value is not None else ()
         return own + self.spec.implicit
 
-    def __post_init__(self) -> None:
-        self._can = {"explicit": bool(self.explicit_templates()), "implicit": bool(self.cues())}
-
     def can(self, style: str) -> bool:
         return self._can[style]
 
 
-def disclosables(persona: Persona, taxonomy: Taxonomy) -> list[Disclosable]:
-    """The persona's attributes that the taxonomy knows how to put into words (in persona order)."""
+def disclosables(persona: Persona, taxonomy: Taxonomy, cache: Optional[dict] = None) -> list[Disclosable]:
+    """The persona's attributes that the taxonomy knows how to put into words (in persona order).
+
+    `cache` (any dict kept across personas) remembers each (attribute, value, locale) lookup.
+    """
     out = []
+    cache = {} if cache is None else cache
     for attr in persona.attributes:
+        if attr.value is None:
+            continue
         spec = taxonomy.attributes.get(attr.id)
-        if spec is None or attr.value is None:
+        if spec is None:
             continue
-        value = spec.value_spec(attr.value, persona.locale) if spec.kind in ("categorical", "numeric") else None
-        if spec.kind in ("categorical", "numeric") and value is None:
+        if spec.kind in ("faker", "derived"):  # unique values (names, companies): not worth caching
+            found = _lookup(attr, persona.locale, taxonomy)
+        else:
+            key = (attr.id, attr.value, persona.locale)
+            found = cache.get(key)
+            if found is None:
+                found = cache[key] = _lookup(attr, persona.locale, taxonomy)
+        if found is False:
             continue
-        item = Disclosable(attr, spec, value)
-        if item.can("explicit") or item.can("implicit"):
-            out.append(item)
+        spec, value, can = found
+        out.append(Disclosable(attr, spec, value, can))
     return out
+
+
+def _lookup(attr: Attribute, locale: str, taxonomy: Taxonomy):
+    """(spec, value, can) for an attribute value, or False when it cannot be put into words."""
+    spec = taxonomy.attributes.get(attr.id)
+    if spec is None:
+        return False
+    value = spec.value_spec(attr.value, locale) if spec.kind in ("categorical", "numeric") else None
+    if spec.kind in ("categorical", "numeric") and value is None:
+        return False
+    item = Disclosable(attr, spec, value)
+    if not (item.can("explicit") or item.can("implicit")):
+        return False
+    return spec, value, item._can
 
 
 def _article(item: Disclosable, surface: str) -> str:

@@ -56,7 +56,7 @@ PRESETS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Segment:
     """A piece of a turn; `protected` text is never changed except by lowercasing."""
 

@@ -183,6 +183,7 @@ class _State:
     used: set = field(default_factory=set)
     mentioned: dict = field(default_factory=dict)
     kept_values: dict = field(default_factory=dict)
+    acked: set = field(default_factory=set)
     modules: dict = field(default_factory=dict)  # intent name -> its module in this conversation
 
     # Helpers exposed to templates --------------------------------------------------------
@@ -229,6 +230,14 @@ class _State:
         self.plan[self.turn] = pending[len(take):]
         return "".join(f"{_OPEN}{i}{_CLOSE}" for i in take)
 
+    def acknowledge(self, notes) -> str:
+        """The note for the first attribute in `notes` disclosed but not yet acknowledged ('' if none)."""
+        for key in notes:
+            if key in self.mentioned and key not in self.acked:
+                self.acked.add(key)
+                return notes[key]
+        return ""
+
     def verbatim(self, text) -> str:
         """Literal text (code, names): kept exactly, never touched by typos or lowercasing."""
         return f"{_VERB_OPEN}{text}{_VERB_CLOSE}"
@@ -236,6 +245,7 @@ class _State:
     def variables(self) -> dict[str, Any]:
         return {"pick": self.pick, "pick_once": self.pick_once, "opt": self.opt, "chance": self.chance,
                 "keep": self.keep, "kept": self.kept, "verbatim": self.verbatim,
+                "acknowledge": self.acknowledge,
                 "disclose": self.disclose, "br": _BR, "tab": _TAB, "mentioned": self.mentioned}
 
 
@@ -254,11 +264,17 @@ def _render_macro(intent: Intent, state: _State, which: str, n: int) -> str:
         raise TemplateError(f"{intent.path}: {where}{type(exc).__name__}: {message}") from None
 
 
+_BR_SPACE = re.compile(f" ?{_BR} ?")
+_TAB_SPACE = re.compile(f"{_TAB} ?")
+
+
 def _collapse(text: str) -> str:
     """Template layout whitespace becomes single spaces; `br` and `tab` become a newline and 4 spaces."""
     text = _SPACE.sub(" ", text)
-    text = re.sub(f" ?{_BR} ?", "\n", text)
-    text = re.sub(f"{_TAB} ?", "    ", text)
+    if _BR in text:
+        text = _BR_SPACE.sub("\n", text)
+    if _TAB in text:
+        text = _TAB_SPACE.sub("    ", text)
     return text.strip(" ")
 
 
@@ -293,6 +309,9 @@ class TemplateGenerator:
         lo, hi = self.config.disclosures
         if lo < 0 or hi < lo:
             raise SynthgapError(f"disclosures per conversation: bad range {lo}-{hi}")
+        self._lookups: dict = {}
+        mode = self.config.disclosure
+        self._styles = () if mode == "none" else ("explicit", "implicit") if mode == "mixed" else (mode,)
 
     def conversations(self, personas: Iterable[Persona], start: int = 0) -> Iterator[Conversation]:
         """per_persona conversations for each persona, in order; skips the first `start`."""
@@ -301,18 +320,19 @@ class TemplateGenerator:
         for p_index, persona in enumerate(personas):
             if p_index < skip_personas:
                 continue
-            items = disclosables(persona, self.taxonomy)
+            pool = _Pool(disclosables(persona, self.taxonomy, self._lookups), self._styles)
             for c in range(skip_in_first if p_index == skip_personas else 0, k):
-                yield self.conversation(persona, c, items)
+                yield self._conversation(persona, c, pool)
 
-    def conversation(self, persona: Persona, k: int, items: Optional[list[Disclosable]] = None) -> Conversation:
+    def conversation(self, persona: Persona, k: int) -> Conversation:
         """Conversation k of a persona (deterministic in config seed, persona id and k)."""
+        return self._conversation(persona, k, _Pool(disclosables(persona, self.taxonomy), self._styles))
+
+    def _conversation(self, persona: Persona, k: int, pool: "_Pool") -> Conversation:
         cfg = self.config
         rng = conversation_rng(cfg.seed, persona.id, k)
-        if items is None:
-            items = disclosables(persona, self.taxonomy)
         intent = rng.choices(self.intents, weights=self._weights)[0]
-        planned = self._plan(items, intent, rng)
+        planned = self._plan(pool, intent, rng)
         plan: dict[int, list[int]] = {}
         for i, p in enumerate(planned):
             plan.setdefault(p.user_turn, []).append(i)
@@ -357,19 +377,15 @@ class TemplateGenerator:
                                             synthetic=True, turns=turns, persona_id=persona.id,
                                             disclosures=disclosures, meta=meta)
 
-    def _plan(self, items: list[Disclosable], intent: Intent, rng: random.Random) -> list[_Planned]:
+    def _plan(self, candidates: "_Pool", intent: Intent, rng: random.Random) -> list[_Planned]:
         """Which attributes this conversation discloses, in which style, in which user turn."""
-        mode = self.config.disclosure
         lo, hi = self.config.disclosures
         want = rng.randint(lo, hi)
-        if mode == "none" or want == 0:
+        styles = self._styles
+        if not styles or want == 0 or not candidates.items:
             return []
-        styles = ("explicit", "implicit") if mode == "mixed" else (mode,)
-        pool = [it for it in items if any(it.can(s) for s in styles)]
-        if not pool:
-            return []
-        relevant = set(intent.relevant)
-        weights = [4.0 if it.key in relevant else 1.0 for it in pool]
+        pool = list(candidates.items)
+        weights = list(candidates.weights_for(intent))
         chosen: list[Disclosable] = []
         while pool and len(chosen) < want:
             i = rng.choices(range(len(pool)), weights=weights)[0]
@@ -436,6 +452,22 @@ class TemplateGenerator:
             else:
                 parts[j + 1] = (" " + _upper_first(after)) if after else (" " if more else "")
         return _tidy(segments)
+
+
+class _Pool:
+    """A persona's attributes that can be disclosed in this run's styles; weights cached per intent."""
+
+    def __init__(self, items: list[Disclosable], styles: tuple[str, ...]):
+        self.items = [it for it in items if any(it.can(s) for s in styles)]
+        self._weights: dict[str, list[float]] = {}
+
+    def weights_for(self, intent: Intent) -> list[float]:
+        """Intent-relevant attributes are four times as likely to come up."""
+        weights = self._weights.get(intent.name)
+        if weights is None:
+            relevant = set(intent.relevant)
+            weights = self._weights[intent.name] = [4.0 if it.key in relevant else 1.0 for it in self.items]
+        return weights
 
 
 def _upper_first(text: str) -> str:

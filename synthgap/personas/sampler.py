@@ -309,7 +309,7 @@ class PersonaSampler:
                 keys = [k for k in keys if k in set(kept)]
         attributes = [self._attribute(self.taxonomy[k], profile[k], locale) for k in keys]
         return build(Persona, id=f"{self.config.id_prefix}-{seed}-{index:06d}", locale=locale, name=name,
-                     attributes=attributes, seed=pseed)
+                     attributes=attributes, description=None, seed=pseed)
 
     def _attribute(self, spec: AttrSpec, value: Any, locale: str) -> Attribute:
         key = (spec.key, value, locale)
@@ -325,7 +325,8 @@ class PersonaSampler:
             if spec.kind in ("categorical", "numeric"):  # unique strings (names, companies) are not cached
                 self._statements[key] = statement
         return build(Attribute, id=spec.key, statement=statement, category=spec.category, value=value,
-                     stability=spec.stability, meta={"sensitive": True} if spec.sensitive else {})
+                     stability=spec.stability, confidence=None, reason=None, evidence=[],
+                     meta={"sensitive": True} if spec.sensitive else {})
 
     def sample(self, n: int, seed: int, start: int = 0) -> Iterator[Persona]:
         """Personas start .. n-1 of the set sampled with `seed`."""

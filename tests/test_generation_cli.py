@@ -177,3 +177,26 @@ def test_skip_bad_persona_lines_are_counted_and_nothing_else_is_lost(tmp_path, p
     assert len(out.read_text().splitlines()) == 3
     result = invoke("generate", "templates", "--personas", mixed, "-o", out)
     assert result.exit_code == 1 and "line 2: malformed JSON" in result.output and "--skip-bad" in result.output
+
+
+def test_fit_to_saves_a_config_that_reproduces_the_personas(corpora, tmp_path):
+    fitted = tmp_path / "fitted.jsonl"
+    config = tmp_path / "fitted.yaml"
+    result = invoke("personas", "sample", "-n", 200, "--seed", 2, "--fit-to", corpora / "persuasionforgood_dev",
+                    "--fit-joint", "education,income", "--save-config", config, "-o", fitted)
+    assert result.exit_code == 0, result.output
+    assert "fitted to" in result.output and "mapping persuasionforgood" in result.output
+    assert {json.loads(x)["locale"] for x in fitted.read_text().splitlines()} == {"en_US"}
+    again = tmp_path / "again.jsonl"
+    result = invoke("personas", "sample", "-n", 200, "--seed", 2, "--config", config, "-o", again)
+    assert result.exit_code == 0, result.output
+    assert again.read_bytes() == fitted.read_bytes()
+    manifest = json.loads((tmp_path / "fitted.jsonl.manifest.json").read_text())
+    assert manifest["fit"]["log"][-1]["tv_to_target"]["education"] < 0.1
+
+
+def test_bad_sampler_config_file(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("weights: {gender: {female: 1}}\nlocals: [en_US]\n", encoding="utf-8")
+    result = invoke("personas", "sample", "-n", 5, "--config", config, "-o", tmp_path / "o.jsonl")
+    assert result.exit_code == 1 and f"{config}: locals: extra inputs are not permitted" in result.output

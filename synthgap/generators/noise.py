@@ -7,6 +7,7 @@ exactly after the text changes. Every draw comes from the `random.Random` handed
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import dataclass, field
@@ -91,9 +92,33 @@ def typo(word: str, rng: random.Random) -> str:
 
 
 def _typos(text: str, rate: float, rng: random.Random) -> str:
+    """Each word of 3+ letters gets a typo with probability `rate`.
+
+    The gaps between typo'd words are drawn from the geometric distribution, which is the same
+    process as one coin per word but costs one draw per typo instead of one per word.
+    """
     if rate <= 0:
         return text
-    return _WORD.sub(lambda m: typo(m.group(0), rng) if rng.random() < rate else m.group(0), text)
+    if rate >= 1:
+        return _WORD.sub(lambda m: typo(m.group(0), rng), text)
+    words = _WORD.findall(text)
+    log_keep = math.log1p(-rate)
+    i = int(math.log(1.0 - rng.random()) / log_keep)
+    if i >= len(words):
+        return text
+    hits = []
+    while i < len(words):
+        hits.append(i)
+        i += 1 + int(math.log(1.0 - rng.random()) / log_keep)
+    matches = list(_WORD.finditer(text))
+    parts, pos = [], 0
+    for i in hits:
+        m = matches[i]
+        parts.append(text[pos:m.start()])
+        parts.append(typo(m.group(0), rng))
+        pos = m.end()
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 def apply(segments: list[Segment], realism: Realism, rng: random.Random) -> list[Segment]:

@@ -11,6 +11,8 @@ SandboxedEnvironment with StrictUndefined; an error names the template file and 
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 import re
 import traceback
@@ -270,7 +272,7 @@ _TAB_SPACE = re.compile(f"{_TAB} ?")
 
 def _collapse(text: str) -> str:
     """Template layout whitespace becomes single spaces; `br` and `tab` become a newline and 4 spaces."""
-    text = _SPACE.sub(" ", text)
+    text = " ".join(text.split())  # much faster than a regex on macro output full of layout whitespace
     if _BR in text:
         text = _BR_SPACE.sub("\n", text)
     if _TAB in text:
@@ -310,6 +312,7 @@ class TemplateGenerator:
         if lo < 0 or hi < lo:
             raise SynthgapError(f"disclosures per conversation: bad range {lo}-{hi}")
         self._lookups: dict = {}
+        self._noisy = self.config.realism.active()
         mode = self.config.disclosure
         self._styles = () if mode == "none" else ("explicit", "implicit") if mode == "mixed" else (mode,)
 
@@ -351,7 +354,7 @@ class TemplateGenerator:
                 step = 0
             raw = _render_macro(current, state, "user", step)
             segments = self._segments(_collapse(raw), planned, state, persona, rng)
-            if cfg.realism.active():
+            if self._noisy:
                 # Surface noise draws from its own stream, so the knobs change only the surface.
                 noise_rng = noise_rng or random.Random(f"{cfg.seed}:{persona.id}:{k}:noise")
                 segments = noise.apply(segments, cfg.realism, noise_rng)
@@ -384,13 +387,7 @@ class TemplateGenerator:
         styles = self._styles
         if not styles or want == 0 or not candidates.items:
             return []
-        pool = list(candidates.items)
-        weights = list(candidates.weights_for(intent))
-        chosen: list[Disclosable] = []
-        while pool and len(chosen) < want:
-            i = rng.choices(range(len(pool)), weights=weights)[0]
-            chosen.append(pool.pop(i))
-            weights.pop(i)
+        chosen = candidates.choose(intent, want, rng)
         out = []
         for item in chosen:
             usable = [s for s in styles if item.can(s)]
@@ -461,13 +458,26 @@ class _Pool:
         self.items = [it for it in items if any(it.can(s) for s in styles)]
         self._weights: dict[str, list[float]] = {}
 
-    def weights_for(self, intent: Intent) -> list[float]:
-        """Intent-relevant attributes are four times as likely to come up."""
+    def cumulative_for(self, intent: Intent) -> list[float]:
+        """Cumulative weights: intent-relevant attributes are four times as likely to come up."""
         weights = self._weights.get(intent.name)
         if weights is None:
             relevant = set(intent.relevant)
-            weights = self._weights[intent.name] = [4.0 if it.key in relevant else 1.0 for it in self.items]
+            weights = self._weights[intent.name] = list(itertools.accumulate(
+                4.0 if it.key in relevant else 1.0 for it in self.items))
         return weights
+
+    def choose(self, intent: Intent, want: int, rng: random.Random) -> list[Disclosable]:
+        """`want` distinct attributes, drawn by weight (redrawing the few repeats)."""
+        cum = self.cumulative_for(intent)
+        want = min(want, len(self.items))
+        picked: list[int] = []
+        while len(picked) < want:
+            i = bisect.bisect_right(cum, rng.random() * cum[-1])
+            i = min(i, len(cum) - 1)
+            if i not in picked:
+                picked.append(i)
+        return [self.items[i] for i in picked]
 
 
 def _upper_first(text: str) -> str:

@@ -173,6 +173,8 @@ def _strip_final_punctuation(segments: list[Segment]) -> None:
 
 def join(segments: list[Segment]) -> Spanned:
     """Concatenate segments; each disclosure's span runs over its segments (whitespace trimmed)."""
+    if all(seg.disclosure is None for seg in segments):
+        return Spanned("".join(seg.text for seg in segments).strip())
     parts: list[str] = []
     spans: dict[int, list[int]] = {}
     pos = 0

@@ -91,11 +91,13 @@ def _sandbox():
     (attributes, other callables) still goes through the sandbox.
     """
     import jinja2
+    from jinja2.runtime import Macro
     from jinja2.sandbox import SandboxedEnvironment
 
     class Sandbox(SandboxedEnvironment):
         def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (jinja's signature)
-            if type(getattr(__obj, "__self__", None)) is _State:
+            # Our helpers and the template's own macros are safe by construction.
+            if type(getattr(__obj, "__self__", None)) is _State or type(__obj) is Macro:
                 kwargs.pop("_block_vars", None)
                 kwargs.pop("_loop_vars", None)
                 return __obj(*args, **kwargs)
@@ -253,10 +255,13 @@ class _State:
 
 def _render_macro(intent: Intent, state: _State, which: str, n: int) -> str:
     try:
-        module = state.modules.get(intent.name)
-        if module is None:  # top-level picks are drawn once per conversation and intent
-            module = state.modules[intent.name] = intent.template.make_module(state.variables())
-        return str(getattr(module, which)(n))
+        macros = state.modules.get(intent.name)
+        if macros is None:  # top-level picks are drawn once per conversation and intent
+            module = intent.template.make_module(state.variables())
+            # The compiled macro functions, called directly: Macro.__call__ only adds argument
+            # handling that user(n)/assistant(n) do not need (autoescape is off).
+            macros = state.modules[intent.name] = {name: _direct(getattr(module, name)) for name in ("user", "assistant")}
+        return str(macros[which](n))
     except TemplateError:
         raise
     except Exception as exc:  # any template failure: name the file and the line
@@ -268,6 +273,15 @@ def _render_macro(intent: Intent, state: _State, which: str, n: int) -> str:
 
 _BR_SPACE = re.compile(f" ?{_BR} ?")
 _TAB_SPACE = re.compile(f"{_TAB} ?")
+
+
+def _direct(macro):
+    """The compiled function behind a one-argument macro (the Macro object for anything fancier)."""
+    func = getattr(macro, "_func", None)
+    simple = (len(getattr(macro, "arguments", ())) == 1 and not getattr(macro, "defaults", ())
+              and not getattr(macro, "catch_kwargs", True) and not getattr(macro, "catch_varargs", True)
+              and not getattr(macro, "caller", True))
+    return func if func is not None and simple else macro
 
 
 def _collapse(text: str) -> str:
@@ -404,6 +418,8 @@ class TemplateGenerator:
         if leftover:  # the template did not call disclose() (enough): the rest opens the turn
             text = "".join(f"{_OPEN}{i}{_CLOSE}" for i in leftover) + " " + text
             state.plan[state.turn] = []
+        elif _OPEN not in text:  # no disclosure in this turn: nothing to place
+            return _literal_segments(text)
         parts = _PLACEHOLDER.split(text)  # literal, index, literal, index, ..., literal
         segments: list[Segment] = []
         for j, part in enumerate(parts):

@@ -166,14 +166,22 @@ def build(model: type[_Record], **fields: Any) -> _Record:
     return _instance(model, data, names)
 
 
+# The slots pydantic keeps its instance state in, set through their descriptors (BaseModel
+# overrides __setattr__, and going through object.__setattr__ for each costs more).
+_SET_DICT = BaseModel.__dict__["__dict__"].__set__
+_SET_FIELDS = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
 def _instance(model: type[_Record], data: dict, names: set) -> _Record:
     # Every field is set, so one shared set serves every instance (pydantic only ever adds names
     # that are already in it); a set per record would cost about 0.7 KB each.
     record = model.__new__(model)
-    object.__setattr__(record, "__dict__", data)
-    object.__setattr__(record, "__pydantic_fields_set__", names)
-    object.__setattr__(record, "__pydantic_extra__", None)
-    object.__setattr__(record, "__pydantic_private__", None)
+    _SET_DICT(record, data)
+    _SET_FIELDS(record, names)
+    _SET_EXTRA(record, None)
+    _SET_PRIVATE(record, None)
     return record
 
 

@@ -175,7 +175,7 @@ class TemplateLibrary:
                     _render_macro(intent, state, "assistant", n)
 
 
-@dataclass
+@dataclass(slots=True)
 class _State:
     """Per-conversation state behind the helpers that templates call."""
 
@@ -294,7 +294,7 @@ def _collapse(text: str) -> str:
     return text.strip(" ")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Planned:
     item: Disclosable
     style: str

@@ -260,7 +260,8 @@ def _render_macro(intent: Intent, state: _State, which: str, n: int) -> str:
             module = intent.template.make_module(state.variables())
             # The compiled macro functions, called directly: Macro.__call__ only adds argument
             # handling that user(n)/assistant(n) do not need (autoescape is off).
-            macros = state.modules[intent.name] = {name: _direct(getattr(module, name)) for name in ("user", "assistant")}
+            macros = state.modules[intent.name] = {name: _direct(getattr(module, name))
+                                                   for name in ("user", "assistant")}
         return str(macros[which](n))
     except TemplateError:
         raise

@@ -28,11 +28,7 @@ def violations(persona: Persona, taxonomy: Taxonomy) -> list[str]:
         spec = taxonomy.attributes.get(attr.id)
         if spec is None or attr.value is None:
             continue
-        if spec.locales and persona.locale not in spec.locales:
-            found.append(f"{attr.id} is not used in locale {persona.locale}")
-        for other, cond in spec.when.items():
-            if other in values and not condition_holds(cond, values[other]):
-                found.append(f"{attr.id} needs {other} {_show(cond)} (got {values[other]})")
+        found += _broken(attr.id, spec.locales, spec.when, persona.locale, values)
         if spec.kind == "numeric":
             lo, hi = spec.range
             if not isinstance(attr.value, (int, float)) or not lo <= attr.value <= hi:
@@ -44,11 +40,18 @@ def violations(persona: Persona, taxonomy: Taxonomy) -> list[str]:
         if value is None:
             found.append(f"{attr.id}={attr.value} is not a value of the taxonomy")
             continue
-        if value.locales and persona.locale not in value.locales:
-            found.append(f"{attr.id}={attr.value} is not used in locale {persona.locale}")
-        for other, cond in value.when.items():
-            if other in values and not condition_holds(cond, values[other]):
-                found.append(f"{attr.id}={attr.value} needs {other} {_show(cond)} (got {values[other]})")
+        found += _broken(f"{attr.id}={attr.value}", value.locales, value.when, persona.locale, values)
+    return found
+
+
+def _broken(label: str, locales, when: dict, locale: str, values: dict) -> list[str]:
+    """The locale restriction and `when:` conditions of one attribute or value that do not hold."""
+    found = []
+    if locales and locale not in locales:
+        found.append(f"{label} is not used in locale {locale}")
+    for other, cond in when.items():
+        if other in values and not condition_holds(cond, values[other]):
+            found.append(f"{label} needs {other} {_show(cond)} (got {values[other]})")
     return found
 
 

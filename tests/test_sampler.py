@@ -78,6 +78,12 @@ def test_consistency_rules_hold_on_100000_personas(taxonomy):
                 broken["partner without one"] += 1
             if "occupation" in v and v.get("employment") not in ("full_time", "part_time", "self_employed"):
                 broken["occupation without a job"] += 1
+            if v.get("life_stage") in ("raising_kids", "empty_nester") and v.get("children") == "none":
+                broken["parent's life stage without children"] += 1
+            if v.get("life_stage") == "retired_life" and v.get("employment") != "retired":
+                broken["retired life stage while working"] += 1
+            if v.get("life_stage") == "starting_out" and age > 25:
+                broken["starting out at an older age"] += 1
             yield persona
 
     report = count_violations(personas(), taxonomy)

@@ -54,6 +54,11 @@ def disclosables(persona: Persona, taxonomy: Taxonomy, cache: Optional[dict] = N
 
     `cache` (any dict kept across personas) remembers each (attribute, value, locale) lookup.
     """
+    return [Disclosable(*entry) for entry in entries(persona, taxonomy, cache)]
+
+
+def entries(persona: Persona, taxonomy: Taxonomy, cache: Optional[dict] = None) -> list[tuple]:
+    """(attribute, spec, value, can) for each disclosable attribute: Disclosables not yet built."""
     out = []
     cache = {} if cache is None else cache
     for attr in persona.attributes:
@@ -71,8 +76,7 @@ def disclosables(persona: Persona, taxonomy: Taxonomy, cache: Optional[dict] = N
                 found = cache[key] = _lookup(attr, persona.locale, taxonomy)
         if found is False:
             continue
-        spec, value, can = found
-        out.append(Disclosable(attr, spec, value, can))
+        out.append((attr, *found))
     return out
 
 

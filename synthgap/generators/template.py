@@ -27,7 +27,7 @@ from ..errors import SynthgapError
 from ..personas.taxonomy import Taxonomy
 from ..records import Conversation, Disclosure, Persona, Turn, build
 from . import noise
-from .disclosure import Disclosable, disclosables, render
+from .disclosure import Disclosable, entries, render
 from .noise import Realism, Segment
 
 DisclosureMode = Literal["explicit", "implicit", "mixed", "none"]
@@ -257,11 +257,13 @@ def _render_macro(intent: Intent, state: _State, which: str, n: int) -> str:
     try:
         macros = state.modules.get(intent.name)
         if macros is None:  # top-level picks are drawn once per conversation and intent
-            module = intent.template.make_module(state.variables())
+            # What Template.make_module does, minus building the exported-names module object.
+            context = intent.template.new_context(state.variables())
+            for _ in intent.template.root_render_func(context):
+                pass
             # The compiled macro functions, called directly: Macro.__call__ only adds argument
             # handling that user(n)/assistant(n) do not need (autoescape is off).
-            macros = state.modules[intent.name] = {name: _direct(getattr(module, name))
-                                                   for name in ("user", "assistant")}
+            macros = state.modules[intent.name] = {name: _direct(context.vars[name]) for name in ("user", "assistant")}
         return str(macros[which](n))
     except TemplateError:
         raise
@@ -338,13 +340,13 @@ class TemplateGenerator:
         for p_index, persona in enumerate(personas):
             if p_index < skip_personas:
                 continue
-            pool = _Pool(disclosables(persona, self.taxonomy, self._lookups), self._styles)
+            pool = _Pool(entries(persona, self.taxonomy, self._lookups), self._styles)
             for c in range(skip_in_first if p_index == skip_personas else 0, k):
                 yield self._conversation(persona, c, pool)
 
     def conversation(self, persona: Persona, k: int) -> Conversation:
         """Conversation k of a persona (deterministic in config seed, persona id and k)."""
-        return self._conversation(persona, k, _Pool(disclosables(persona, self.taxonomy), self._styles))
+        return self._conversation(persona, k, _Pool(entries(persona, self.taxonomy, self._lookups), self._styles))
 
     def _conversation(self, persona: Persona, k: int, pool: "_Pool") -> Conversation:
         cfg = self.config
@@ -471,8 +473,9 @@ class TemplateGenerator:
 class _Pool:
     """A persona's attributes that can be disclosed in this run's styles; weights cached per intent."""
 
-    def __init__(self, items: list[Disclosable], styles: tuple[str, ...]):
-        self.items = [it for it in items if any(it.can(s) for s in styles)]
+    def __init__(self, items: list[tuple], styles: tuple[str, ...]):
+        # (attribute, spec, value, can) entries; a Disclosable is only built for the ones chosen
+        self.items = [it for it in items if any(it[3][s] for s in styles)]
         self._weights: dict[str, list[float]] = {}
 
     def cumulative_for(self, intent: Intent) -> list[float]:
@@ -481,7 +484,7 @@ class _Pool:
         if weights is None:
             relevant = set(intent.relevant)
             weights = self._weights[intent.name] = list(itertools.accumulate(
-                4.0 if it.key in relevant else 1.0 for it in self.items))
+                4.0 if it[0].id in relevant else 1.0 for it in self.items))
         return weights
 
     def choose(self, intent: Intent, want: int, rng: random.Random) -> list[Disclosable]:
@@ -494,7 +497,7 @@ class _Pool:
             i = min(i, len(cum) - 1)
             if i not in picked:
                 picked.append(i)
-        return [self.items[i] for i in picked]
+        return [Disclosable(*self.items[i]) for i in picked]
 
 
 def _upper_first(text: str) -> str:

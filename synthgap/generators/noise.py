@@ -101,9 +101,11 @@ def _typos(text: str, rate: float, rng: random.Random) -> str:
         return text
     if rate >= 1:
         return _WORD.sub(lambda m: typo(m.group(0), rng), text)
-    words = _WORD.findall(text)
     log_keep = math.log1p(-rate)
     i = int(math.log(1.0 - rng.random()) / log_keep)
+    if i > len(text) // 4:  # a word needs 3 letters and a separator: no word has this index
+        return text
+    words = _WORD.findall(text)
     if i >= len(words):
         return text
     hits = []

@@ -144,7 +144,9 @@ class ResumableJsonl:
 
     def flush(self) -> None:
         if self._pending:
-            self._fh.write("\n".join(self._pending) + "\n")
+            # Line by line into the file's own buffer: joining a batch into one large string
+            # makes malloc raise its mmap threshold and the heap creep upward over a long run.
+            self._fh.writelines(f"{line}\n" for line in self._pending)
             self._fh.flush()
             self.written += len(self._pending)
             self._pending = []

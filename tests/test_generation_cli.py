@@ -200,3 +200,20 @@ def test_bad_sampler_config_file(tmp_path):
     config.write_text("weights: {gender: {female: 1}}\nlocals: [en_US]\n", encoding="utf-8")
     result = invoke("personas", "sample", "-n", 5, "--config", config, "-o", tmp_path / "o.jsonl")
     assert result.exit_code == 1 and f"{config}: locals: extra inputs are not permitted" in result.output
+
+
+def test_fit_to_another_persona_set(tmp_path):
+    """Fitting to a persona file (same taxonomy) moves the marginals towards it."""
+    target = tmp_path / "target.jsonl"
+    invoke("personas", "sample", "-n", 300, "--locale", "de_DE", "--config", _write_config(tmp_path), "-o", target)
+    fitted = tmp_path / "fitted.jsonl"
+    result = invoke("personas", "sample", "-n", 300, "--seed", 5, "--fit-to", target, "-o", fitted)
+    assert result.exit_code == 0, result.output
+    share = sum(json.loads(x)["attributes"][1]["value"] == "female" for x in fitted.read_text().splitlines()) / 300
+    assert share > 0.85
+
+
+def _write_config(tmp_path):
+    path = tmp_path / "skewed.yaml"
+    path.write_text("weights: {gender: {female: 9, male: 1, non-binary: 0}}\n", encoding="utf-8")
+    return path

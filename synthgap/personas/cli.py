@@ -101,7 +101,10 @@ def sample(count, seed, locales, taxonomy_files, config_file, n_attributes, incl
         from .fit import fit_config
         from .reference import load_reference
 
+        from .reference import identity_mapping
+
         reference, chosen = load_reference(fit_to, taxonomy, mapping=mapping)
+        chosen = chosen or identity_mapping(taxonomy, reference)  # a persona file on the same taxonomy
         joints = tuple(_pair(j) for j in fit_joint)
         config, fit_log = fit_config(taxonomy, reference, chosen, config, joints=joints, seed=seed)
         click.echo(f"fitted to {fit_to} ({len(reference)} people, mapping {chosen.name}); "

@@ -173,6 +173,21 @@ def from_personas(personas: Iterable[Persona], taxonomy: Taxonomy, name: str = "
     return Population(name, rows, kinds, unmapped)
 
 
+def identity_mapping(taxonomy: Taxonomy, population: Population) -> Mapping:
+    """A mapping of a persona population on the same taxonomy: every value is its own category."""
+    attributes = {}
+    for key, kind in population.kinds.items():
+        if key not in taxonomy:
+            continue
+        attr = taxonomy[key]
+        if kind == "numeric":
+            attributes[key] = MappedAttribute(column=key, kind="numeric")
+        else:
+            values = set(attr.values).union(*[set(t) for t in attr.by_locale.values()])
+            attributes[key] = MappedAttribute(column=key, values={v: [v] for v in sorted(values)})
+    return Mapping(name=f"{population.name} (same taxonomy)", attributes=attributes)
+
+
 def _column_key(attr) -> list[str]:
     """Names a gold attribute may be known by: its survey column, its id, the id's last part."""
     names = []

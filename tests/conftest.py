@@ -20,6 +20,14 @@ def corpora() -> Path:
     return CORPORA
 
 
+@pytest.fixture(scope="session")
+def taxonomy():
+    """The built-in attribute taxonomy, loaded once for the whole run."""
+    from synthgap.personas.taxonomy import load_taxonomy
+
+    return load_taxonomy()
+
+
 def write_jsonl(path: Path, records: list) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path

@@ -10,13 +10,7 @@ from synthgap.personas.audit import audit, cramers_v, ks_statistic, near_duplica
 from synthgap.personas.fit import fit_config
 from synthgap.personas.reference import Mapping, Population, load_mapping, load_reference
 from synthgap.personas.sampler import PersonaSampler
-from synthgap.personas.taxonomy import load_taxonomy
 from synthgap.records import Attribute, Persona
-
-
-@pytest.fixture(scope="module")
-def taxonomy():
-    return load_taxonomy()
 
 
 def test_total_variation_known_values():

@@ -12,15 +12,9 @@ import pytest
 from synthgap.errors import SynthgapError
 from synthgap.personas.rules import count_violations, violations
 from synthgap.personas.sampler import Joint, PersonaSampler, SamplerConfig
-from synthgap.personas.taxonomy import load_taxonomy
 from synthgap.records import Attribute, Persona, dumps
 
 from .conftest import REPO
-
-
-@pytest.fixture(scope="module")
-def taxonomy():
-    return load_taxonomy()
 
 
 def _lines(taxonomy, n, seed, config=None):

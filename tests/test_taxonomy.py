@@ -11,11 +11,6 @@ REQUIRED_CATEGORIES = {"demographics", "occupation_education", "family_relations
                        "answer_preferences", "constraints"}
 
 
-@pytest.fixture(scope="module")
-def taxonomy():
-    return load_taxonomy()
-
-
 def test_builtin_covers_every_category_the_issue_names(taxonomy):
     assert REQUIRED_CATEGORIES <= set(taxonomy.categories)
     used = {a.category for a in taxonomy}
@@ -104,6 +99,15 @@ attributes:
     values: {dog: 1, cat: 1}
 """
 
+HEIGHT = """
+attributes:
+  height:
+    category: health_body
+    stability: stable
+    kind: numeric
+    statement: The user is {value} cm tall.
+"""
+
 BAD = {
     "yaml syntax": ("attributes: [unclosed", "invalid YAML"),
     "not a mapping": ("- a\n- b\n", "a taxonomy file is a mapping"),
@@ -121,34 +125,9 @@ BAD = {
     "list on numeric": (ATTR.replace("cat: 1", "cat: {when: {age: [30]}}"), "'age' is numeric"),
     "all zero weights": (ATTR.replace("{dog: 1, cat: 1}", "{dog: 0, cat: 0}"), "all weights are zero"),
     "negative weight": (ATTR.replace("dog: 1", "dog: {weight: -1}"), "attributes.pet.values.dog"),
-    "numeric without range": ("""
-attributes:
-  height:
-    category: health_body
-    stability: stable
-    kind: numeric
-    statement: The user is {value} cm tall.
-""", "kind 'numeric' needs exactly 'range:'"),
-    "overlapping bands": ("""
-attributes:
-  height:
-    category: health_body
-    stability: stable
-    kind: numeric
-    statement: The user is {value} cm tall.
-    range: [140, 200]
-    bands: {140-170: 1, 165-200: 1}
-""", "overlap"),
-    "band outside range": ("""
-attributes:
-  height:
-    category: health_body
-    stability: stable
-    kind: numeric
-    statement: The user is {value} cm tall.
-    range: [140, 200]
-    bands: {100-170: 1}
-""", "band outside the range"),
+    "numeric without range": (HEIGHT, "kind 'numeric' needs exactly 'range:'"),
+    "overlapping bands": (HEIGHT + "    range: [140, 200]\n    bands: {140-170: 1, 165-200: 1}\n", "overlap"),
+    "band outside range": (HEIGHT + "    range: [140, 200]\n    bands: {100-170: 1}\n", "band outside the range"),
     "cycle": ("""
 attributes:
   a1:

@@ -10,15 +10,9 @@ import pytest
 from synthgap.generators.noise import Realism
 from synthgap.generators.template import GenerationConfig, TemplateError, TemplateGenerator, TemplateLibrary
 from synthgap.personas.sampler import PersonaSampler
-from synthgap.personas.taxonomy import load_taxonomy
 from synthgap.records import Conversation, dumps
 
 from .conftest import REPO
-
-
-@pytest.fixture(scope="module")
-def taxonomy():
-    return load_taxonomy()
 
 
 @pytest.fixture(scope="module")

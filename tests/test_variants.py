@@ -9,15 +9,9 @@ from synthgap.generators.noise import Realism
 from synthgap.generators.template import GenerationConfig, TemplateGenerator, TemplateLibrary
 from synthgap.generators.variants import apply_variant, parse_variant
 from synthgap.personas.sampler import PersonaSampler
-from synthgap.personas.taxonomy import load_taxonomy
 from synthgap.records import dumps
 
 from .test_template_generation import _check_all
-
-
-@pytest.fixture(scope="module")
-def taxonomy():
-    return load_taxonomy()
 
 
 @pytest.fixture(scope="module")

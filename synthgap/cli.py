@@ -39,6 +39,7 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from .comparators.cli import compare
     from .corpora.cli import corpus
     from .generators.cli import generate, variants
     from .personas.cli import personas
@@ -47,6 +48,7 @@ def _register() -> None:
     cli.add_command(personas)
     cli.add_command(generate)
     cli.add_command(variants)
+    cli.add_command(compare)
 
 
 _register()

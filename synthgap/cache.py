@@ -1,0 +1,80 @@
+"""On-disk caches: where they live, and a small SQLite key -> blob store that they share.
+
+SQLite (one file, WAL journal) because a run that crashes halfway keeps every committed batch,
+two processes may read while one writes, and lookups by key need no index of our own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+from typing import Iterable, Optional, Union
+
+
+def cache_dir(override: Union[str, Path, None] = None) -> Path:
+    """The cache folder: `override`, else $SYNTHGAP_CACHE_DIR, else $XDG_CACHE_HOME/synthgap, else ~/.cache/synthgap."""
+    if override:
+        return Path(override)
+    if os.environ.get("SYNTHGAP_CACHE_DIR"):
+        return Path(os.environ["SYNTHGAP_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "synthgap"
+
+
+def text_key(text: str) -> bytes:
+    """A 16-byte key for a text (BLAKE2b of its UTF-8 bytes)."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+class BlobStore:
+    """Values (bytes) under (namespace, key) in one SQLite file; `namespace` names what made them."""
+
+    CHUNK = 900  # keys per query, under SQLite's default limit of host parameters
+
+    def __init__(self, path: Union[str, Path], table: str):
+        if not table.isidentifier():
+            raise ValueError(f"bad table name {table!r}")
+        self.path, self.table = Path(path), table
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(self.path), timeout=60)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(f"CREATE TABLE IF NOT EXISTS {table} (namespace TEXT NOT NULL, key BLOB NOT NULL, "
+                        f"value BLOB NOT NULL, PRIMARY KEY (namespace, key)) WITHOUT ROWID")
+        self.db.commit()
+
+    def get_many(self, namespace: str, keys: list[bytes]) -> dict[bytes, bytes]:
+        """Stored values for the keys that have one."""
+        found: dict[bytes, bytes] = {}
+        for i in range(0, len(keys), self.CHUNK):
+            part = keys[i:i + self.CHUNK]
+            marks = ",".join("?" * len(part))
+            rows = self.db.execute(f"SELECT key, value FROM {self.table} WHERE namespace = ? AND key IN ({marks})",
+                                   [namespace, *part])
+            found.update(rows)
+        return found
+
+    def put_many(self, namespace: str, items: Iterable[tuple[bytes, bytes]]) -> None:
+        """Store values and commit (so a crash later keeps them)."""
+        with self.db:
+            self.db.executemany(f"INSERT OR REPLACE INTO {self.table} (namespace, key, value) VALUES (?, ?, ?)",
+                                ((namespace, k, v) for k, v in items))
+
+    def count(self, namespace: Optional[str] = None) -> int:
+        if namespace is None:
+            return self.db.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]
+        return self.db.execute(f"SELECT COUNT(*) FROM {self.table} WHERE namespace = ?", [namespace]).fetchone()[0]
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "BlobStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+__all__ = ["BlobStore", "cache_dir", "text_key"]

@@ -1,0 +1,113 @@
+"""`synthgap compare`: a thin layer over `synthgap.comparators.compare`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+METRICS_HELP = ("comma-separated: all (default), embedding, style, or any of frechet, mmd, c2st, prdc, mauve, "
+                "memorization")
+
+
+@click.command()
+@click.option("--real", "real", required=True, metavar="[LABEL=]SOURCE",
+              help="the real corpus: a file, a folder, or a built-in name such as sharegpt")
+@click.option("--synthetic", "synthetic", multiple=True, required=True, metavar="[LABEL=]SOURCE",
+              help="a synthetic corpus to measure (repeat for several)")
+@click.option("--also-real", "also_real", multiple=True, metavar="[LABEL=]SOURCE",
+              help="a second real corpus, measured like a synthetic one: a cross-source yardstick showing how "
+                   "much of a gap topic and setting alone explain")
+@click.option("--metrics", default="all", show_default=True, help=METRICS_HELP)
+@click.option("--unit", type=click.Choice(["turn", "conversation", "user"]), default="turn", show_default=True,
+              help="what one embedded item is: a user turn, the user side of a conversation, or a user's history")
+@click.option("--pooling", type=click.Choice(["mean", "concat"]), default="mean", show_default=True,
+              help="conversation/user units: mean of the turn vectors, or one vector of the joined text "
+                   "(cut at the model's 256 tokens)")
+@click.option("--sample", type=int, help="use at most N items per side (drawn with --seed)")
+@click.option("--no-size-match", "no_match", is_flag=True,
+              help="keep every synthetic item instead of subsampling to the real half's size "
+                   "(distances then mix a gap with a sample-size effect)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--bootstrap", type=int, default=200, show_default=True, help="bootstrap replicates per interval")
+@click.option("--model", metavar="PATH", help="a local sentence-transformers model folder "
+                                               "(default: the packaged all-MiniLM-L6-v2)")
+@click.option("--mauve-seeds", type=int, default=5, show_default=True, help="k-means seeds MAUVE is averaged over")
+@click.option("--permutations", type=int, default=200, show_default=True, help="MMD permutation-test shuffles")
+@click.option("--no-cache", is_flag=True, help="embed and parse everything again, and store nothing")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="cache folder (default ~/.cache/synthgap, "
+                                                                    "or $SYNTHGAP_CACHE_DIR)")
+@click.option("--skip-bad", is_flag=True, help="skip bad records in any source (counted by reason) instead of failing")
+@click.option("--empty-turns", type=click.Choice(["error", "drop", "keep"]),
+              help="what to do with turns without text (default: each format's own rule)")
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
+              help="folder for results.json and manifest.json")
+@click.option("--quiet", is_flag=True, help="no table on stdout")
+def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match, seed, bootstrap, model,
+            mauve_seeds, permutations, no_cache, cache_dir, skip_bad, empty_turns, outdir, quiet):
+    """Measure how far synthetic corpora are from a real one, each gap beside the real-vs-real yardstick.
+
+    Embedding metrics (Fréchet distance, MMD, classifier AUC, precision/recall/density/coverage,
+    MAUVE, memorization) and style features (spaCy) are computed between one half of the real
+    corpus and the synthetic corpus, and between the two real halves, at one common sample size,
+    with bootstrap 95% intervals. Writes OUTPUT/results.json and OUTPUT/manifest.json.
+    """
+    from ..outputs import write_manifest
+    from ..records import AtomicWriter
+    from .compare import CompareConfig, Comparison, parse_metrics
+    from .embedding import Embedder
+    from .render import print_results
+    from .samples import load_sample
+    from .style import StyleAnalyzer
+
+    on_error = "skip" if skip_bad else "fail"
+    log = lambda msg: click.echo(f"synthgap: {msg}", err=True)  # noqa: E731
+    config = CompareConfig(metrics=parse_metrics(metrics), unit=unit, pooling=pooling, sample=sample,
+                           match=not no_match, seed=seed, bootstrap=bootstrap, model=model,
+                           permutations=permutations, mauve_seeds=mauve_seeds)
+    config.validate()
+    started = time.perf_counter()
+    samples = []
+    for spec in (real, *synthetic, *also_real):
+        smp = load_sample(spec, unit, on_error, empty_turns)
+        for line in smp.notices:
+            log(f"note: {smp.label}: {line}")
+        log(f"read {smp.label}: {len(smp)} {unit} units, {len(smp.turns)} user turns")
+        samples.append(smp)
+    loaded = time.perf_counter() - started
+    embedder = Embedder(model, cache=not no_cache, cache_path=cache_dir) if any(
+        m != "style" for m in config.metrics) else None
+    analyzer = StyleAnalyzer(cache=not no_cache, cache_path=cache_dir) if "style" in config.metrics else None
+    comparison = Comparison(samples[0], config, embedder, analyzer, log=log)
+    roles = ["synthetic"] * len(synthetic) + ["cross-real"] * len(also_real)
+    results = comparison.run(samples[1:], roles)
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    with AtomicWriter(out / "results.json") as fh:
+        fh.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    timings = {"read": loaded, **comparison.timings, "total": time.perf_counter() - started}
+    counts = {"metrics": len(results["metrics"])}
+    if embedder is not None:
+        counts["embedding_cache"] = vars(embedder.stats)
+    if analyzer is not None:
+        counts["style_cache"] = analyzer.stats
+    write_manifest(out / "manifest.json", command="compare", config=results["config"],
+                   inputs=_input_files(s.source for s in samples), counts=counts,
+                   timings={k: round(v, 3) for k, v in timings.items()},
+                   extra={"models": results["models"], "results": "results.json"})
+    if not quiet:
+        print_results(results)
+    log(f"wrote {out / 'results.json'} ({len(results['metrics'])} metrics) in {timings['total']:.1f} s")
+
+
+def _input_files(sources) -> list[Path]:
+    files = []
+    for src in sources:
+        p = Path(src)
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.is_file()))
+        elif p.is_file():
+            files.append(p)
+    return files

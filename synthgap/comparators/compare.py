@@ -1,0 +1,276 @@
+"""`compare`: one real corpus against one or more synthetic ones, every metric beside its yardstick.
+
+The results dict (written as results.json) depends only on the inputs, the config and the
+seed: timings and cache statistics go to the manifest instead, so the same seed gives the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..errors import SynthgapError
+from . import distances as D
+from .base import Metric, Result
+from .embedding import Embedder, pool_units
+from .embedding_metrics import (C2STMetric, FrechetMetric, MMDMetric, MauveMetric, MemorizationMetric,
+                                PRDCMetric)
+from .samples import Sample
+from .style import (BLOCK_FEATURES, TURN_FEATURES, StyleAnalyzer, StyleMetric, block_values,
+                    default_block_size)
+from .yardstick import Bootstrap, Plan, Side, make_plan
+
+SCHEMA = "synthgap/compare-results/1"
+EMBEDDING = ("frechet", "mmd", "c2st", "prdc", "mauve", "memorization")
+FAMILIES = {"embedding": EMBEDDING, "style": ("style",)}
+METRIC_CHOICES = EMBEDDING + ("style",)
+
+
+def parse_metrics(spec: Optional[str]) -> list[str]:
+    """Metric names from "all", family names and metric names, comma separated, in canonical order."""
+    if not spec or spec == "all":
+        return list(METRIC_CHOICES)
+    chosen = set()
+    for part in (p.strip().lower() for p in spec.split(",") if p.strip()):
+        if part in FAMILIES:
+            chosen.update(FAMILIES[part])
+        elif part in METRIC_CHOICES:
+            chosen.add(part)
+        else:
+            raise SynthgapError(f"unknown metric {part!r}: choose from all, embedding, style, "
+                                f"{', '.join(METRIC_CHOICES)}")
+    return [m for m in METRIC_CHOICES if m in chosen]
+
+
+@dataclass
+class CompareConfig:
+    """Everything that decides the numbers (it is fingerprinted into the manifest)."""
+    metrics: list = field(default_factory=lambda: list(METRIC_CHOICES))
+    unit: str = "turn"
+    pooling: str = "mean"  # how conversation/user units become one vector: "mean" of turn vectors or "concat" text
+    sample: Optional[int] = None  # at most this many items per side
+    match: bool = True  # subsample every side to one common size
+    seed: int = 0
+    bootstrap: int = 200
+    model: Optional[str] = None
+    permutations: int = 200
+    mauve_seeds: int = 5
+    prdc_k: int = 5
+    memorization_threshold: float = 0.95
+    c2st_folds: int = 5
+    style_max_chars: int = 3000
+
+    def validate(self) -> None:
+        if self.unit not in ("turn", "conversation", "user"):
+            raise SynthgapError(f"unit must be turn, conversation or user, got {self.unit!r}")
+        if self.pooling not in ("mean", "concat"):
+            raise SynthgapError(f"pooling must be mean or concat, got {self.pooling!r}")
+        if self.bootstrap < 20:
+            raise SynthgapError(f"--bootstrap needs at least 20 replicates for an interval, got {self.bootstrap}")
+        if self.sample is not None and self.sample < 10:
+            raise SynthgapError(f"--sample must be at least 10, got {self.sample}")
+
+    def embedding_metrics(self) -> list[Metric]:
+        make = {"frechet": lambda: FrechetMetric(), "mmd": lambda: MMDMetric(self.permutations),
+                "c2st": lambda: C2STMetric(self.c2st_folds), "prdc": lambda: PRDCMetric(self.prdc_k),
+                "mauve": lambda: MauveMetric(self.mauve_seeds),
+                "memorization": lambda: MemorizationMetric(self.memorization_threshold)}
+        return [make[m]() for m in self.metrics if m in make]
+
+
+def _boot(groups, replicates: int, seed: int, tag: str) -> Bootstrap:
+    return Bootstrap.draw(groups, replicates, np.random.default_rng([seed, *tag.encode()]))
+
+
+def _plan_info(plan: Plan, what: str) -> dict:
+    return {"per_side": plan.size, "synthetic_used": len(plan.synthetic), "what": what, "split": plan.split,
+            "size_matched": plan.matched}
+
+
+class Comparison:
+    """Runs the comparisons, reusing real embeddings, style rows and baselines across synthetic sets."""
+
+    def __init__(self, real: Sample, config: CompareConfig, embedder: Optional[Embedder] = None,
+                 analyzer: Optional[StyleAnalyzer] = None, log: Callable[[str], None] = lambda msg: None):
+        config.validate()
+        self.real, self.config, self.log = real, config, log
+        self.embedder, self.analyzer = embedder, analyzer
+        self.timings: dict[str, float] = {}
+        self._baselines: dict = {}
+        self._vectors: dict = {}
+        self.notes: list[str] = []
+
+    # -- shared pieces ---------------------------------------------------------------------------
+
+    def _time(self, key: str, start: float) -> None:
+        self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - start
+
+    def _unit_vectors(self, sample: Sample, units: np.ndarray, role: str) -> np.ndarray:
+        """Embeddings of the chosen units of a sample (turns pooled per unit, or concatenated text)."""
+        key = (role, sample.label, units.tobytes())
+        if key in self._vectors:
+            return self._vectors[key]
+        start = time.perf_counter()
+        if sample.unit == "turn" or self.config.pooling == "concat":
+            texts = [sample.turns[u] if sample.unit == "turn" else sample.unit_text(u) for u in units]
+            vectors = self.embedder.embed(texts, f"embedding {sample.label}")
+        else:
+            position = np.full(len(sample.unit_ids), -1)
+            position[units] = np.arange(len(units))
+            turns = np.flatnonzero(position[sample.turn_unit] >= 0)
+            turn_vectors = self.embedder.embed([sample.turns[i] for i in turns], f"embedding {sample.label}")
+            vectors = pool_units(turn_vectors, position[sample.turn_unit[turns]], len(units))
+        self._time("embedding", start)
+        self._vectors[key] = vectors
+        return vectors
+
+    def _baseline(self, metric: Metric, key: tuple, a: Side, b: Side) -> dict:
+        cache_key = (metric.name, key)
+        if cache_key not in self._baselines:
+            self._baselines[cache_key] = metric.estimate(a, b, self.config.seed)
+        return self._baselines[cache_key]
+
+    # -- families --------------------------------------------------------------------------------
+
+    def embedding(self, synthetic: Sample) -> tuple[list[Result], dict]:
+        cfg = self.config
+        metrics = cfg.embedding_metrics()
+        if not metrics:
+            return [], {}
+        if self.embedder is None:
+            self.embedder = Embedder(cfg.model)
+        plan = make_plan(self.real.unit_groups, len(synthetic), cfg.seed, cfg.sample, cfg.match,
+                         what=f"{cfg.unit} units")
+        groups_r = np.asarray(self.real.unit_groups, dtype=object)
+        groups_s = np.asarray(synthetic.unit_groups, dtype=object)
+        xa = self._unit_vectors(self.real, plan.real_a, "real")
+        xb = self._unit_vectors(self.real, plan.real_b, "real")
+        ys = self._unit_vectors(synthetic, plan.synthetic, "synthetic")
+        B, seed = cfg.bootstrap, cfg.seed
+        a = Side(xa, list(groups_r[plan.real_a]), _boot(groups_r[plan.real_a], B, seed, f"real-a/{plan.size}"))
+        b = Side(xb, list(groups_r[plan.real_b]), _boot(groups_r[plan.real_b], B, seed, f"real-b/{plan.size}"))
+        s = Side(ys, list(groups_s[plan.synthetic]), _boot(groups_s[plan.synthetic], B, seed,
+                                                          f"synthetic/{synthetic.label}"))
+        results = []
+        for metric in metrics:
+            start = time.perf_counter()
+            self.log(f"{synthetic.label}: {metric.name}")
+            rvs = metric.estimate(a, s, seed)
+            rvr = self._baseline(metric, ("embedding", plan.size), a, b)
+            results.extend(metric.results(rvs, rvr, plan.size))
+            self._time(f"metric:{metric.name}", start)
+        for r in results:
+            if r.name == "memorization":
+                self._memorization_details(r, synthetic, plan, xa, xb, ys)
+        return results, _plan_info(plan, f"{cfg.unit} units")
+
+    def _memorization_details(self, result: Result, synthetic: Sample, plan: Plan, xa, xb, ys) -> None:
+        """Texts of the closest pairs, and the rate against both real halves (a copy of a real item
+        in half B is invisible to the size-matched number)."""
+        both = np.concatenate([xa, xb])
+        best, _ = D.nearest_cosine(both, ys)
+        result.details["against_both_real_halves"] = float((best >= result.details["threshold"] - 1e-6).mean())
+        text = (lambda smp, u: smp.turns[u] if smp.unit == "turn" else smp.unit_text(u))
+        for pair in result.details.get("nearest", []):
+            pair["synthetic_text"] = text(synthetic, plan.synthetic[pair["item"]])[:300]
+            pair["real_text"] = text(self.real, plan.real_a[pair["real_item"]])[:300]
+
+    def style(self, synthetic: Sample) -> tuple[list[Result], dict]:
+        cfg = self.config
+        if "style" not in cfg.metrics:
+            return [], {}
+        if self.analyzer is None:
+            self.analyzer = StyleAnalyzer(max_chars=cfg.style_max_chars)
+        real_groups = self.real.turn_groups
+        plan = make_plan(real_groups, len(synthetic.turns), cfg.seed, cfg.sample, cfg.match, what="user turns")
+        start = time.perf_counter()
+        texts_a = [self.real.turns[i] for i in plan.real_a]
+        texts_b = [self.real.turns[i] for i in plan.real_b]
+        texts_s = [synthetic.turns[i] for i in plan.synthetic]
+        fa = self._style_rows(texts_a, "real-a", plan.size)
+        fb = self._style_rows(texts_b, "real-b", plan.size)
+        fs = self.analyzer.turn_features(texts_s, f"style {synthetic.label}")
+        self._time("style_features", start)
+        B, seed = cfg.bootstrap, cfg.seed
+        ga, gb = [real_groups[i] for i in plan.real_a], [real_groups[i] for i in plan.real_b]
+        gs = synthetic.turn_groups
+        gs = [gs[i] for i in plan.synthetic]
+        boots = (_boot(ga, B, seed, f"style-a/{plan.size}"), _boot(gb, B, seed, f"style-b/{plan.size}"),
+                 _boot(gs, B, seed, f"style-s/{synthetic.label}"))
+        results = []
+        start = time.perf_counter()
+        for j, feature in enumerate(TURN_FEATURES):
+            if feature.name == "entity_rate" and not self.analyzer.has_ner:
+                continue
+            metric = StyleMetric(feature)
+            a, b, s = (Side(f[:, j], g, bt) for f, g, bt in zip((fa, fb, fs), (ga, gb, gs), boots))
+            rvs = metric.estimate(a, s, seed)
+            rvr = self._baseline(metric, ("style", plan.size), a, b)
+            results.extend(metric.results(rvs, rvr, plan.size))
+        size = default_block_size(plan.size)
+        blocks = [block_values(t, size, seed) for t in (texts_a, texts_b, texts_s)]
+        block_ids = [list(range(len(v))) for v in blocks]
+        block_boots = [_boot(ids, B, seed, f"blocks-{tag}/{len(ids)}") for ids, tag in
+                       zip(block_ids, ("a", "b", "s/" + synthetic.label))]
+        for j, feature in enumerate(BLOCK_FEATURES):
+            metric = StyleMetric(feature)
+            a, b, s = (Side(v[:, j], ids, bt) for v, ids, bt in zip(blocks, block_ids, block_boots))
+            rvs = metric.estimate(a, s, seed)
+            rvr = self._baseline(metric, ("style", plan.size), a, b)
+            for r in metric.results(rvs, rvr, plan.size):
+                r.details["block_size"] = size
+                results.append(r)
+        self._time("style_metrics", start)
+        info = _plan_info(plan, "user turns")
+        info["block_size"] = size
+        return results, info
+
+    def _style_rows(self, texts: list[str], role: str, size: int) -> np.ndarray:
+        key = ("style", role, size)
+        if key not in self._vectors:
+            self._vectors[key] = self.analyzer.turn_features(texts, f"style {self.real.label} ({role})")
+        return self._vectors[key]
+
+    # -- all together ----------------------------------------------------------------------------
+
+    def run(self, synthetics: list[Sample], roles: Optional[list[str]] = None) -> dict:
+        """Results for every synthetic sample (roles: "synthetic", or "cross-real" for a second real corpus)."""
+        roles = roles or ["synthetic"] * len(synthetics)
+        labels = [self.real.label] + [s.label for s in synthetics]
+        if len(set(labels)) != len(labels):
+            raise SynthgapError(f"two sources share the label {sorted(set(x for x in labels if labels.count(x) > 1))[0]!r}:"
+                                f" name them with LABEL=SOURCE")
+        metrics, samples = [], {}
+        for synthetic, role in zip(synthetics, roles):
+            emb, emb_info = self.embedding(synthetic)
+            sty, sty_info = self.style(synthetic)
+            for r in emb + sty:
+                item = r.to_json(synthetic.label)
+                item["role"] = role
+                metrics.append(item)
+            samples[synthetic.label] = {"role": role, "embedding": emb_info, "style": sty_info}
+        if self.analyzer is not None:
+            self.notes.extend(n for n in self.analyzer.notes if n not in self.notes)
+            if self.analyzer.stats["truncated"]:
+                self.notes.append(f"{self.analyzer.stats['truncated']} long turns: spaCy features read their first "
+                                  f"{self.config.style_max_chars} characters (length counts the whole turn)")
+        models = {}
+        if self.embedder is not None:
+            models["embedding"] = {"path": str(self.embedder.path), "identity": self.embedder.identity}
+        if self.analyzer is not None and self.analyzer._nlp is not None:
+            models["spacy"] = self.analyzer.identity
+        return {"schema": SCHEMA, "config": asdict(self.config), "real": self.real.describe(),
+                "synthetic": [dict(s.describe(), role=r) for s, r in zip(synthetics, roles)],
+                "samples": samples, "models": models, "metrics": metrics, "notes": self.notes}
+
+
+def compare(real: Sample, synthetics: list[Sample], config: Optional[CompareConfig] = None, **kwargs) -> dict:
+    """Compare `real` with each synthetic sample; returns the results dict (see docs/comparing.md)."""
+    return Comparison(real, config or CompareConfig(), **kwargs).run(synthetics)
+
+
+__all__ = ["CompareConfig", "Comparison", "EMBEDDING", "METRIC_CHOICES", "SCHEMA", "compare", "parse_metrics"]

@@ -1,0 +1,375 @@
+"""Two-sample distances between embedding sets: plain functions on arrays whose rows are items.
+
+Every function takes the real set first (X, or `real`) and the synthetic set second. Optional
+`weights` arguments are integer counts per row; the bootstrap in `yardstick.py` passes them so
+that a resample never copies an array.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ..errors import SynthgapError
+
+# Kernel matrices up to this many pooled rows are built whole (float32: 12,000 rows = 576 MB);
+# beyond it the block estimator keeps memory linear in the input.
+FULL_KERNEL_MAX = 12000
+
+
+def _rows(name: str, a) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim != 2 or a.shape[0] < 2:
+        raise SynthgapError(f"{name}: expected a 2-D array with at least 2 rows, got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise SynthgapError(f"{name}: contains NaN or infinite values")
+    return a
+
+
+def _pair(X, Y) -> tuple[np.ndarray, np.ndarray]:
+    X, Y = _rows("X", X), _rows("Y", Y)
+    if X.shape[1] != Y.shape[1]:
+        raise SynthgapError(f"X has {X.shape[1]} columns but Y has {Y.shape[1]}")
+    return X, Y
+
+
+# ---------------------------------------------------------------------------------------------
+# Fréchet distance
+
+
+def gaussian_fit(X: np.ndarray, weights: Optional[np.ndarray] = None,
+                 dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and unbiased covariance of the rows (each row counted `weights` times when given).
+
+    dtype float32 halves the cost of the covariance product; the bootstrap uses it for its
+    replicates, whose round-off (about 1e-6) is far below their spread.
+    """
+    X = np.asarray(X, dtype=dtype)
+    w = np.ones(len(X), dtype) if weights is None else np.asarray(weights, dtype=dtype)
+    total = float(w.sum())
+    mu = (w @ X) / total
+    centred = X - mu
+    cov = (centred * w[:, None]).T @ centred / (total - 1.0)
+    return mu.astype(np.float64), cov.astype(np.float64)
+
+
+def _psd_sqrt(c: np.ndarray) -> np.ndarray:
+    """Symmetric square root of a covariance; tiny negative eigenvalues (round-off) become 0."""
+    w, v = np.linalg.eigh((c + c.T) / 2.0)
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+
+
+def trace_sqrt_product(c1: np.ndarray, c2: np.ndarray) -> float:
+    """tr((C1 C2)^(1/2)) for covariances C1, C2, without a general (complex, unstable) `sqrtm`.
+
+    C1 C2 has the spectrum of the symmetric PSD matrix S C2 S for any S with S S^T = C1, so the
+    trace is the sum of square roots of that matrix's eigenvalues (round-off negatives clipped).
+    S is the Cholesky factor when C1 is positive definite (fast), else its eigh square root.
+    """
+    try:
+        s = np.linalg.cholesky(c1)
+    except np.linalg.LinAlgError:  # singular C1: fewer rows than dimensions, or duplicates
+        s = _psd_sqrt(c1)
+    middle = s.T @ c2 @ s
+    eig = np.linalg.eigvalsh((middle + middle.T) / 2.0)
+    return float(np.sqrt(np.clip(eig, 0.0, None)).sum())
+
+
+def frechet_from_moments(mu1, c1, mu2, c2) -> float:
+    """||mu1 - mu2||^2 + tr(C1) + tr(C2) - 2 tr((C1 C2)^(1/2)), clipped at 0 against round-off."""
+    diff = mu1 - mu2
+    value = float(diff @ diff + np.trace(c1) + np.trace(c2) - 2.0 * trace_sqrt_product(c1, c2))
+    return max(value, 0.0)
+
+
+def frechet_distance(X, Y) -> float:
+    """Fréchet distance between Gaussians fitted to X and Y (the FID/FBD formula)."""
+    X, Y = _pair(X, Y)
+    return frechet_from_moments(*gaussian_fit(X), *gaussian_fit(Y))
+
+
+# ---------------------------------------------------------------------------------------------
+# Maximum mean discrepancy
+
+
+def sq_distances(A: np.ndarray, B: np.ndarray, a_sq=None, b_sq=None) -> np.ndarray:
+    """Squared Euclidean distances between the rows of A and B (one matrix product, clipped at 0)."""
+    a_sq = (A * A).sum(axis=1) if a_sq is None else a_sq
+    b_sq = (B * B).sum(axis=1) if b_sq is None else b_sq
+    d = a_sq[:, None] + b_sq[None, :] - 2.0 * (A @ B.T)
+    np.maximum(d, 0.0, out=d)
+    return d
+
+
+def median_bandwidth(X, Y=None, max_points: int = 1000, seed: int = 0) -> float:
+    """Median heuristic: the median pairwise distance among the rows of X (and Y, pooled, when given),
+    from at most `max_points` rows drawn with the seed."""
+    Z = np.asarray(X, np.float64) if Y is None else np.concatenate([np.asarray(X, np.float64), np.asarray(Y, np.float64)])
+    if len(Z) > max_points:
+        Z = Z[np.random.default_rng(seed).choice(len(Z), max_points, replace=False)]
+    d = np.sqrt(sq_distances(Z, Z)[np.triu_indices(len(Z), k=1)])
+    d = d[d > 0]
+    return float(np.median(d)) if len(d) else 1.0
+
+
+def gaussian_kernel(Z: np.ndarray, bandwidth: float) -> np.ndarray:
+    """k(x, y) = exp(-||x - y||^2 / (2 bandwidth^2)) over all pairs of rows, in float32, built in place."""
+    Z = np.asarray(Z, dtype=np.float32)
+    sq = (Z * Z).sum(axis=1)
+    k = Z @ Z.T
+    k *= -2.0
+    k += sq[:, None]
+    k += sq[None, :]
+    np.maximum(k, 0.0, out=k)
+    k *= np.float32(-1.0 / (2.0 * bandwidth * bandwidth))
+    np.exp(k, out=k)
+    np.fill_diagonal(k, 1.0)
+    return k
+
+
+def _mmd_from_sums(sxx, syy, sxy, pairs_x, pairs_y, pairs_xy):
+    """MMD^2 from within-side pair sums (i != j) and the cross sum, each over its number of pairs."""
+    return sxx / pairs_x + syy / pairs_y - 2.0 * sxy / pairs_xy
+
+
+def mmd2_from_kernel(K: np.ndarray, nx: int, wx=None, wy=None) -> np.ndarray:
+    """Unbiased MMD^2 from a pooled kernel matrix (X rows first), for one or many count vectors.
+
+    wx, wy: counts per X row and per Y row, shape (n,) or (n, B) for B bootstrap resamples. The
+    within-side sums skip every pair of copies of one row (as the U-statistic skips i == j), so
+    a resample's repeated rows do not pull the estimate up: sum_{i != j} c_i c_j k_ij over
+    (sum c)^2 - sum c^2 pairs.
+    """
+    n = K.shape[0]
+    ny = n - nx
+    single = wx is None or np.ndim(wx) == 1
+    wx = np.asarray(np.ones(nx) if wx is None else wx, np.float32).reshape(nx, -1)
+    wy = np.asarray(np.ones(ny) if wy is None else wy, np.float32).reshape(ny, -1)
+    kx = K[:, :nx] @ wx  # (n, B): each pooled row's kernel mass against the X draws
+    ky = K[:, nx:] @ wy
+    wx64, wy64 = wx.astype(np.float64), wy.astype(np.float64)
+    sq_x, sq_y = (wx64 * wx64).sum(0), (wy64 * wy64).sum(0)
+    sxx = (wx64 * kx[:nx]).sum(0) - sq_x  # k(x, x) = 1 on the diagonal
+    syy = (wy64 * ky[nx:]).sum(0) - sq_y
+    sxy = (wx64 * ky[:nx]).sum(0)
+    tx, ty = wx64.sum(0), wy64.sum(0)
+    out = _mmd_from_sums(sxx, syy, sxy, tx * tx - sq_x, ty * ty - sq_y, tx * ty)
+    return out[0] if single else out
+
+
+def mmd2_unbiased(X, Y, bandwidth: Optional[float] = None) -> float:
+    """Unbiased estimate of squared MMD with a Gaussian kernel (median heuristic when bandwidth is None).
+
+    Exact at any size: pair sums are accumulated over row chunks so memory stays bounded.
+    """
+    X, Y = _pair(X, Y)
+    h = bandwidth or median_bandwidth(X, Y)
+    X32, Y32 = np.asarray(X, np.float32), np.asarray(Y, np.float32)
+    scale = np.float32(-1.0 / (2.0 * h * h))
+
+    def pair_sum(A, B, same: bool) -> float:
+        total, b_sq = 0.0, (B * B).sum(1)
+        for i in range(0, len(A), 2048):
+            k = sq_distances(A[i:i + 2048], B, b_sq=b_sq)
+            k *= scale
+            np.exp(k, out=k)
+            total += float(k.sum(dtype=np.float64))
+        return total - (len(A) if same else 0.0)  # drop the i == j terms (k = 1)
+
+    nx, ny = len(X), len(Y)
+    return float(_mmd_from_sums(pair_sum(X32, X32, True), pair_sum(Y32, Y32, True), pair_sum(X32, Y32, False),
+                                nx * (nx - 1.0), ny * (ny - 1.0), nx * ny))
+
+
+@dataclass(frozen=True)
+class MMDTest:
+    """An MMD^2 estimate with its test: p-value under H0 (same distribution), how it was computed."""
+    mmd2: float
+    p_value: float
+    bandwidth: float
+    method: str  # "permutation" (full kernel), "block" or "linear"
+    permutations: int = 0
+    block_size: int = 0
+
+
+def mmd_permutation_test(X, Y, bandwidth: Optional[float] = None, permutations: int = 200,
+                         seed: int = 0, K: Optional[np.ndarray] = None) -> MMDTest:
+    """Unbiased MMD^2 with a permutation-test p-value, all permutations from one pooled kernel matrix."""
+    X, Y = _pair(X, Y)
+    h = bandwidth or median_bandwidth(X, Y, seed=seed)
+    K = gaussian_kernel(np.concatenate([X, Y]), h) if K is None else K
+    nx, n = len(X), len(X) + len(Y)
+    observed = float(mmd2_from_kernel(K, nx))
+    rng = np.random.default_rng(seed)
+    exceed = 0
+    for start in range(0, permutations, 100):  # batches of 100 label shuffles: one matrix product each
+        b = min(100, permutations - start)
+        ranks = rng.random((n, b)).argsort(axis=0).argsort(axis=0)
+        in_x = (ranks < nx).astype(np.float32)  # each column puts nx random rows on the X side
+        perm = _mmd_pooled(K, in_x, nx, n - nx)
+        exceed += int((perm >= observed).sum())
+    return MMDTest(observed, (exceed + 1) / (permutations + 1), h, "permutation", permutations=permutations)
+
+
+def _mmd_pooled(K: np.ndarray, a: np.ndarray, nx: int, ny: int) -> np.ndarray:
+    """MMD^2 for label vectors a (1 = X side) over the pooled kernel; a has shape (n, B)."""
+    r = K.sum(axis=1, dtype=np.float64)
+    ka = (K @ a).astype(np.float64)
+    a64 = a.astype(np.float64)
+    aka = (a64 * ka).sum(0)
+    ar = a64.T @ r
+    sxx = aka - nx
+    sxy = ar - aka
+    syy = r.sum() - 2.0 * ar + aka - ny
+    return _mmd_from_sums(sxx, syy, sxy, nx * (nx - 1.0), ny * (ny - 1.0), nx * ny)
+
+
+def block_size_for(n: int) -> int:
+    """Default B-test block size: about sqrt(n), at least 2 (Zaremba et al. 2013)."""
+    return max(2, int(np.sqrt(n)))
+
+
+def mmd2_blocks(X, Y, bandwidth: float, block_size: int) -> np.ndarray:
+    """Unbiased MMD^2 of each disjoint block pair (X and Y cut into blocks of `block_size` rows).
+
+    Their mean is an unbiased estimate whose cost is linear in n for a fixed block size; block
+    size 2 is the linear-time estimator.
+    """
+    X, Y = _pair(X, Y)
+    blocks = min(len(X), len(Y)) // block_size
+    if blocks < 2:
+        raise SynthgapError(f"need at least two blocks of {block_size} rows per side, got {len(X)} and {len(Y)}")
+    out = np.empty(blocks)
+    for b in range(blocks):
+        sl = slice(b * block_size, (b + 1) * block_size)
+        K = gaussian_kernel(np.concatenate([X[sl], Y[sl]]), bandwidth)
+        out[b] = mmd2_from_kernel(K, block_size)
+    return out
+
+
+def mmd_block_test(X, Y, bandwidth: Optional[float] = None, block_size: Optional[int] = None,
+                   seed: int = 0) -> MMDTest:
+    """B-test: the mean of per-block MMD^2 values with a one-sided normal p-value from their spread."""
+    from scipy.stats import norm
+
+    X, Y = _pair(X, Y)
+    h = bandwidth or median_bandwidth(X, Y, seed=seed)
+    size = block_size or block_size_for(min(len(X), len(Y)))
+    rng = np.random.default_rng(seed)  # blocks of a shuffled order, so file order cannot bias them
+    values = mmd2_blocks(X[rng.permutation(len(X))], Y[rng.permutation(len(Y))], h, size)
+    mean, se = float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
+    p = float(norm.sf(mean / se)) if se > 0 else (0.0 if mean > 0 else 1.0)
+    return MMDTest(mean, p, h, "linear" if size == 2 else "block", block_size=size)
+
+
+# ---------------------------------------------------------------------------------------------
+# Classifier two-sample test
+
+
+def c2st_scores(X, Y, seed: int = 0, folds: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold probabilities that each row is from Y, from a stratified cross-validated
+    logistic regression on standardized features; returns (scores, labels) with Y labeled 1."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, Y = _pair(X, Y)
+    Z = np.concatenate([X, Y]).astype(np.float64)
+    labels = np.r_[np.zeros(len(X), int), np.ones(len(Y), int)]
+    folds = min(folds, len(X), len(Y))
+    if folds < 2:
+        raise SynthgapError("the classifier test needs at least 2 rows on each side")
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    scores = cross_val_predict(model, Z, labels, cv=cv, method="predict_proba")[:, 1]
+    return scores, labels
+
+
+def c2st_auc(X, Y, seed: int = 0) -> float:
+    """Classifier two-sample test: cross-validated ROC AUC of telling Y from X (0.5 = indistinguishable)."""
+    from sklearn.metrics import roc_auc_score
+
+    scores, labels = c2st_scores(X, Y, seed=seed)
+    return float(roc_auc_score(labels, scores))
+
+
+# ---------------------------------------------------------------------------------------------
+# Precision, recall, density, coverage (Naeem et al. 2020)
+
+
+def kth_neighbour_radii(A: np.ndarray, k: int, chunk: int = 2048) -> np.ndarray:
+    """Distance from each row to its k-th nearest other row (the row itself is at distance 0)."""
+    if k >= len(A):
+        raise SynthgapError(f"k={k} nearest neighbours need more than {k} rows, got {len(A)}")
+    A = np.asarray(A, np.float32)
+    sq = (A * A).sum(1)
+    out = np.empty(len(A))
+    for i in range(0, len(A), chunk):
+        d = sq_distances(A[i:i + chunk], A, sq[i:i + chunk], sq)
+        out[i:i + chunk] = np.partition(d, k, axis=1)[:, k]
+    return np.sqrt(out)
+
+
+def prdc_items(real, fake, k: int = 5, chunk: int = 2048) -> dict[str, np.ndarray]:
+    """Per-item terms of PRDC, so that the metric (their mean) can be bootstrapped cheaply.
+
+    precision, density: one value per fake row; recall, coverage: one value per real row.
+    Balls are closed below (distance < radius), as in the authors' reference code.
+    """
+    real, fake = _pair(real, fake)
+    real, fake = np.asarray(real, np.float32), np.asarray(fake, np.float32)
+    r_real, r_fake = kth_neighbour_radii(real, k, chunk), kth_neighbour_radii(fake, k, chunk)
+    inside = np.zeros(len(fake))  # how many real balls hold each fake row
+    recall = np.zeros(len(real), bool)
+    coverage = np.zeros(len(real), bool)
+    f_sq = (fake * fake).sum(1)
+    for i in range(0, len(real), chunk):
+        d = np.sqrt(sq_distances(real[i:i + chunk], fake, b_sq=f_sq))
+        rr = r_real[i:i + chunk, None]
+        inside += (d < rr).sum(axis=0)
+        recall[i:i + chunk] = (d < r_fake[None, :]).any(axis=1)
+        coverage[i:i + chunk] = d.min(axis=1) < rr[:, 0]
+    return {"precision": (inside > 0).astype(float), "density": inside / k,
+            "recall": recall.astype(float), "coverage": coverage.astype(float)}
+
+
+def prdc(real, fake, k: int = 5) -> dict[str, float]:
+    """Precision, recall, density and coverage of `fake` against `real` with k-NN balls."""
+    return {name: float(v.mean()) for name, v in prdc_items(real, fake, k).items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Memorization
+
+
+def _unit(A: np.ndarray) -> np.ndarray:
+    A = np.asarray(A, np.float32)
+    norms = np.linalg.norm(A, axis=1, keepdims=True)
+    return A / np.where(norms > 0, norms, 1.0)
+
+
+def nearest_cosine(real, synthetic, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """For each synthetic row, the cosine similarity of its nearest real row and that row's index."""
+    real, synthetic = _pair(real, synthetic)
+    R, S = _unit(real), _unit(synthetic)
+    best, where = np.empty(len(S)), np.empty(len(S), int)
+    for i in range(0, len(S), chunk):
+        sims = S[i:i + chunk] @ R.T
+        where[i:i + chunk] = sims.argmax(axis=1)
+        best[i:i + chunk] = sims[np.arange(len(sims)), where[i:i + chunk]]
+    return np.minimum(best, 1.0), where
+
+
+def memorization(real, synthetic, threshold: float = 0.95) -> float:
+    """Share of synthetic items whose nearest real item has cosine similarity >= threshold."""
+    best, _ = nearest_cosine(real, synthetic)
+    return float((best >= threshold - 1e-6).mean())
+
+
+__all__ = ["FULL_KERNEL_MAX", "MMDTest", "block_size_for", "c2st_auc", "c2st_scores", "frechet_distance",
+           "frechet_from_moments", "gaussian_fit", "gaussian_kernel", "kth_neighbour_radii", "median_bandwidth",
+           "memorization", "mmd2_blocks", "mmd2_from_kernel", "mmd2_unbiased", "mmd_block_test",
+           "mmd_permutation_test", "nearest_cosine", "prdc", "prdc_items", "sq_distances"]

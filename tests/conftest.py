@@ -36,3 +36,32 @@ def write_jsonl(path: Path, records: list) -> Path:
 def write_json(path: Path, value) -> Path:
     path.write_text(json.dumps(value, indent=2), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Embedding and style caches go to a fresh folder for the run, never to ~/.cache."""
+    folder = tmp_path_factory.mktemp("synthgap-cache")
+    old = os.environ.get("SYNTHGAP_CACHE_DIR")
+    os.environ["SYNTHGAP_CACHE_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("SYNTHGAP_CACHE_DIR", None)
+    else:
+        os.environ["SYNTHGAP_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The packaged all-MiniLM-L6-v2, loaded once (real model, cached vectors in the run's cache folder)."""
+    from synthgap.comparators.embedding import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    """The spaCy style analyzer, loaded once."""
+    from synthgap.comparators.style import StyleAnalyzer
+
+    return StyleAnalyzer()

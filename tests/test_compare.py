@@ -62,7 +62,7 @@ def test_two_halves_of_one_corpus_stay_within_the_yardstick(corpora, tmp_path):
     write_jsonl(tmp_path / "a.jsonl", convs[0::2])
     write_jsonl(tmp_path / "b.jsonl", convs[1::2])
     out = tmp_path / "out"
-    run(["compare", "--real", str(tmp_path / "a.jsonl"), "--synthetic", str(tmp_path / "b.jsonl"), "--sample", "1500",
+    run(["compare", "--real", str(tmp_path / "a.jsonl"), "--synthetic", str(tmp_path / "b.jsonl"), "--sample", "1000",
          "--metrics", "embedding", *FAST, "-o", str(out), "--quiet"])
     metrics = by_name(results(out), "b")
     flagged = [n for n in GAPS if metrics[n]["beyond_baseline"]]
@@ -88,8 +88,9 @@ def test_same_seed_same_bytes_and_seed_matters(corpora, tmp_path):
 def test_units_user_and_conversation_and_a_cross_real_yardstick(corpora, tmp_path):
     out = tmp_path / "out"
     run(["compare", "--real", str(corpora / "convai2_wild_intermediate.json"), "--synthetic",
-         f"spc={corpora / 'synthetic_persona_chat_valid.csv'}", "--also-real", f"pfg={corpora / 'persuasionforgood_dev'}",
-         "--unit", "conversation", "--metrics", "frechet,c2st", *FAST, "-o", str(out), "--quiet"])
+         f"spc={corpora / 'synthetic_persona_chat_valid.csv'}",
+         "--also-real", f"pfg={corpora / 'persuasionforgood_dev'}",
+         "--unit", "conversation", "--sample", "60", "--metrics", "frechet,c2st", *FAST, "-o", str(out), "--quiet"])
     res = results(out)
     assert res["config"]["unit"] == "conversation"
     roles = {m["synthetic"]: m["role"] for m in res["metrics"]}

@@ -116,7 +116,7 @@ class Comparison:
             return self._vectors[key]
         start = time.perf_counter()
         if sample.unit == "turn" or self.config.pooling == "concat":
-            texts = [sample.turns[u] if sample.unit == "turn" else sample.unit_text(u) for u in units]
+            texts = [sample.unit_text(u) for u in units]
             vectors = self.embedder.embed(texts, f"embedding {sample.label}")
         else:
             position = np.full(len(sample.unit_ids), -1)
@@ -174,10 +174,9 @@ class Comparison:
         both = np.concatenate([xa, xb])
         best, _ = D.nearest_cosine(both, ys)
         result.details["against_both_real_halves"] = float((best >= result.details["threshold"] - 1e-6).mean())
-        text = (lambda smp, u: smp.turns[u] if smp.unit == "turn" else smp.unit_text(u))
         for pair in result.details.get("nearest", []):
-            pair["synthetic_text"] = text(synthetic, plan.synthetic[pair["item"]])[:300]
-            pair["real_text"] = text(self.real, plan.real_a[pair["real_item"]])[:300]
+            pair["synthetic_text"] = synthetic.unit_text(plan.synthetic[pair["item"]])[:300]
+            pair["real_text"] = self.real.unit_text(plan.real_a[pair["real_item"]])[:300]
 
     def style(self, synthetic: Sample) -> tuple[list[Result], dict]:
         cfg = self.config
@@ -241,9 +240,9 @@ class Comparison:
         """Results for every synthetic sample (roles: "synthetic", or "cross-real" for a second real corpus)."""
         roles = roles or ["synthetic"] * len(synthetics)
         labels = [self.real.label] + [s.label for s in synthetics]
-        if len(set(labels)) != len(labels):
-            raise SynthgapError(f"two sources share the label {sorted(set(x for x in labels if labels.count(x) > 1))[0]!r}:"
-                                f" name them with LABEL=SOURCE")
+        clash = sorted({x for x in labels if labels.count(x) > 1})
+        if clash:
+            raise SynthgapError(f"two sources share the label {clash[0]!r}: name them with LABEL=SOURCE")
         metrics, samples = [], {}
         for synthetic, role in zip(synthetics, roles):
             emb, emb_info = self.embedding(synthetic)

@@ -106,7 +106,9 @@ def sq_distances(A: np.ndarray, B: np.ndarray, a_sq=None, b_sq=None) -> np.ndarr
 def median_bandwidth(X, Y=None, max_points: int = 1000, seed: int = 0) -> float:
     """Median heuristic: the median pairwise distance among the rows of X (and Y, pooled, when given),
     from at most `max_points` rows drawn with the seed."""
-    Z = np.asarray(X, np.float64) if Y is None else np.concatenate([np.asarray(X, np.float64), np.asarray(Y, np.float64)])
+    Z = np.asarray(X, np.float64)
+    if Y is not None:
+        Z = np.concatenate([Z, np.asarray(Y, np.float64)])
     if len(Z) > max_points:
         Z = Z[np.random.default_rng(seed).choice(len(Z), max_points, replace=False)]
     d = np.sqrt(sq_distances(Z, Z)[np.triu_indices(len(Z), k=1)])

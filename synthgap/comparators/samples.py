@@ -41,7 +41,9 @@ class Sample:
         return len(self.unit_ids)
 
     def unit_text(self, unit: int) -> str:
-        """The unit's user turns joined by blank lines (for `--pooling concat`)."""
+        """The unit's text: the turn itself, or its user turns joined by blank lines."""
+        if self.unit == "turn":
+            return self.turns[unit]
         return "\n\n".join(self.turns[i] for i in np.flatnonzero(self.turn_unit == unit))
 
     def describe(self) -> dict:

@@ -41,9 +41,11 @@ SPACY_FEATURES = (
     Feature("sentences", "numeric", "turn", "sentences per user turn"),
     Feature("type_token_ratio", "numeric", "turn", "distinct words / words in the turn"),
     Feature("first_person_rate", "numeric", "turn", "share of words that are I / me / my / mine / myself"),
-    Feature("self_disclosure", "binary", "turn", "turns with an explicit self-disclosure (I am a.., my wife.., I work as..)"),
+    Feature("self_disclosure", "binary", "turn",
+            "turns with an explicit self-disclosure (I am a.., my wife.., I work as..)"),
     Feature("entity_rate", "numeric", "turn", "named entities per word"),
-    Feature("oov_rate", "numeric", "turn", "share of lowercase words not in an English spelling dictionary (typos, slang)"),
+    Feature("oov_rate", "numeric", "turn",
+            "share of lowercase words not in an English spelling dictionary (typos, slang)"),
     Feature("punctuation_rate", "numeric", "turn", "punctuation tokens per token"),
 )
 TEXT_FEATURES = (
@@ -57,7 +59,8 @@ BLOCK_FEATURES = (
     Feature("distinct_1", "numeric", "block", "distinct words / words, per block of turns"),
     Feature("distinct_2", "numeric", "block", "distinct word bigrams / bigrams, per block"),
     Feature("mtld", "numeric", "block", "measure of textual lexical diversity (MTLD), per block"),
-    Feature("compression_ratio", "numeric", "block", "raw bytes / zlib-compressed bytes, per block (higher = more repetitive)"),
+    Feature("compression_ratio", "numeric", "block",
+            "raw bytes / zlib-compressed bytes, per block (higher = more repetitive)"),
     Feature("ngram_overlap", "numeric", "block", "share of word trigrams that also occur in another turn of the block"),
 )
 FEATURES = SPACY_FEATURES + TEXT_FEATURES + BLOCK_FEATURES

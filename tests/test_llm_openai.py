@@ -102,3 +102,16 @@ def test_many_requests_keep_their_order(server):
     reqs = [Request(messages=[{"role": "user", "content": f"q{i}"}], seed=i) for i in range(12)]
     assert [r.text for r in backend.generate(reqs)] == [f"Q{i}" for i in range(12)]
     assert sorted(b["seed"] for b in script.seen) == list(range(12))
+
+
+def test_a_server_without_json_schema_gets_json_object(server):
+    def answer(body):
+        if body["response_format"]["type"] == "json_schema":
+            return 500, {"error": {"message": "response_format.type: Input should be 'text' or 'json_object'"}}
+        return completion(json.dumps(body["response_format"]["schema"]))
+
+    script = Script(answer)
+    backend = OpenAIBackend("m", server(script), backoff=0.01)
+    (resp,) = backend.generate([REQ])
+    assert json.loads(resp.text) == {"type": "object"} and backend.schema_format == "json_object"
+    assert len(script.seen) == 2 and backend.retried == 0

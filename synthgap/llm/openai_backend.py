@@ -24,9 +24,13 @@ class OpenAIBackend(Backend):
     name = "openai"
 
     def __init__(self, model: str, base_url: str = "http://127.0.0.1:8000/v1", api_key_env: str = "OPENAI_API_KEY",
-                 concurrency: int = 8, timeout: float = 120.0, retries: int = 5, backoff: float = 1.0):
+                 concurrency: int = 8, timeout: float = 120.0, retries: int = 5, backoff: float = 1.0,
+                 schema_format: str = "json_schema"):
+        """schema_format: "json_schema" (OpenAI, vLLM) or "json_object" with a "schema" key (llama.cpp's
+        server); a server that rejects the first is switched to the second automatically."""
         import httpx
 
+        self.schema_format = schema_format
         self.model, self.base_url = model, base_url.rstrip("/")
         self.concurrency, self.retries, self.backoff = max(1, concurrency), retries, backoff
         key = os.environ.get(api_key_env, "")
@@ -46,10 +50,17 @@ class OpenAIBackend(Backend):
             body["seed"] = req.seed
         if req.stop:
             body["stop"] = list(req.stop)
-        if req.json_schema is not None:
+        if req.json_schema is not None and self.schema_format == "json_object":
+            body["response_format"] = {"type": "json_object", "schema": req.json_schema}
+        elif req.json_schema is not None:
             body["response_format"] = {"type": "json_schema",
                                        "json_schema": {"name": "output", "schema": req.json_schema, "strict": True}}
         return body
+
+    def _rejects_json_schema(self, req: Request, status: int, text: str) -> bool:
+        """A server that only knows {"type": "json_object", "schema": ...} (llama.cpp) says so in its error."""
+        return (req.json_schema is not None and self.schema_format == "json_schema" and status in (400, 422, 500)
+                and "response_format" in text and "json_object" in text)
 
     def _wait(self, attempt: int, retry_after: Optional[str]) -> None:
         delay = self.backoff * (2 ** attempt) * (0.5 + random.random() / 2)  # jitter: retries do not march in step
@@ -74,6 +85,9 @@ class OpenAIBackend(Backend):
             else:
                 if r.status_code == 200:
                     return _response(r.json(), self.base_url)
+                if self._rejects_json_schema(req, r.status_code, r.text):
+                    self.schema_format = "json_object"
+                    return self.one(req)
                 last = f"HTTP {r.status_code}: {r.text[:200]}"
                 if r.status_code not in RETRY_STATUS:
                     raise SynthgapError(f"{self.base_url}: {last}")

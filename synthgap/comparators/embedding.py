@@ -19,9 +19,8 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from ..cache import BlobStore, cache_dir, text_key
+from ..cache import BlobStore, cache_dir, cached_rows
 from ..errors import SynthgapError
-from ..progress import count_progress
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _BUILTIN = {"all-minilm-l6-v2", "minilm", "sentence-transformers/all-minilm-l6-v2"}
@@ -137,26 +136,12 @@ class Embedder:
     def embed(self, texts: Sequence[str], description: str = "embedding") -> np.ndarray:
         """One float32 row per text; cached texts are read, the rest embedded (longest first) and stored."""
         start = time.perf_counter()
-        keys = [text_key(t) for t in texts]
-        first: dict[bytes, int] = {}
-        for i, k in enumerate(keys):
-            first.setdefault(k, i)
-        found = self.store.get_many(self.identity, list(first)) if self.store else {}
-        vectors: dict[bytes, np.ndarray] = {k: np.frombuffer(v, dtype=np.float32) for k, v in found.items()}
-        missing = sorted((k for k in first if k not in vectors), key=lambda k: -len(texts[first[k]]))
-        with count_progress(len(first), description, done=len(first) - len(missing)) as advance:
-            for i in range(0, len(missing), self.chunk):
-                part = missing[i:i + self.chunk]
-                out = self.encode([texts[first[k]] for k in part])
-                if self.store:
-                    self.store.put_many(self.identity, ((k, row.tobytes()) for k, row in zip(part, out)))
-                vectors.update(zip(part, out))
-                advance(len(part))
-        run = EmbedStats(len(texts), len(first), len(found), len(missing), time.perf_counter() - start)
-        self.stats.add(run)
+        rows, cached, embedded = cached_rows(self.store, self.identity, texts, self.encode, np.float32, self.chunk,
+                                             description, order=lambda t: -len(t))
+        self.stats.add(EmbedStats(len(texts), cached + embedded, cached, embedded, time.perf_counter() - start))
         if not texts:
             return np.zeros((0, 0), np.float32)
-        return np.stack([vectors[k] for k in keys]).astype(np.float32, copy=False)
+        return np.stack(rows).astype(np.float32, copy=False)
 
     def close(self) -> None:
         if self._store is not None:

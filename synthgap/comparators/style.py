@@ -19,8 +19,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..cache import BlobStore, cache_dir, text_key
-from ..progress import count_progress
+from ..cache import BlobStore, cache_dir, cached_rows
 from .base import Estimate, Metric
 from .yardstick import Side
 
@@ -245,27 +244,13 @@ class StyleAnalyzer:
 
     def turn_features(self, texts: Sequence[str], description: str = "style features") -> np.ndarray:
         """One row per text, columns in TURN_FEATURES order (NaN where a rate has no denominator)."""
-        keys = [text_key(t) for t in texts]
-        first: dict[bytes, int] = {}
-        for i, k in enumerate(keys):
-            first.setdefault(k, i)
-        namespace = self.identity
-        found = self.store.get_many(namespace, list(first)) if self.store else {}
-        rows = {k: np.frombuffer(v, dtype=np.float64) for k, v in found.items()}
-        missing = [k for k in first if k not in rows]
-        with count_progress(len(first), description, done=len(first) - len(missing)) as advance:
-            for i in range(0, len(missing), 1000):
-                part = missing[i:i + 1000]
-                values = [np.asarray(v, np.float64) for v in self._parse([texts[first[k]] for k in part])]
-                if self.store:
-                    self.store.put_many(namespace, ((k, v.tobytes()) for k, v in zip(part, values)))
-                rows.update(zip(part, values))
-                advance(len(part))
+        rows, cached, parsed = cached_rows(self.store, self.identity, texts, self._parse, np.float64, 1000,
+                                           description)
         self.stats["turns"] += len(texts)
         self.stats["truncated"] += sum(1 for t in texts if len(t) > self.max_chars)
-        self.stats["cached"] += len(found)
-        self.stats["parsed"] += len(missing)
-        spacy_part = np.stack([rows[k] for k in keys]) if texts else np.zeros((0, len(SPACY_FEATURES)))
+        self.stats["cached"] += cached
+        self.stats["parsed"] += parsed
+        spacy_part = np.stack(rows) if texts else np.zeros((0, len(SPACY_FEATURES)))
         text_part = np.array([text_features(t) for t in texts]).reshape(len(texts), len(TEXT_FEATURES))
         return np.hstack([spacy_part, text_part])
 

@@ -93,7 +93,8 @@ class ResumableJsonl:
     `restart=True`, in which case it is discarded.
     """
 
-    def __init__(self, path: Union[str, Path], fingerprint: str, *, restart: bool = False, batch: int = 1000):
+    def __init__(self, path: Union[str, Path], fingerprint: str, *, restart: bool = False, batch: int = 1000,
+                 restart_flag: str = "--restart"):
         self.path = Path(path)
         self.partial = self.path.with_name(self.path.name + ".partial")
         self.state = self.path.with_name(self.path.name + ".partial.json")
@@ -107,7 +108,7 @@ class ResumableJsonl:
             if previous != fingerprint:
                 raise SynthgapError(f"{self.partial}: an unfinished run with a different configuration is here "
                                     f"(fingerprint {previous or 'unknown'}, now {fingerprint})",
-                                    hint="pass --restart to discard it, or use another output path")
+                                    hint=f"pass {restart_flag} to discard it, or use another output path")
             self.done = self._trim()
         else:
             self.partial.unlink(missing_ok=True)
@@ -136,6 +137,18 @@ class ResumableJsonl:
             with open(self.partial, "r+b") as fh:
                 fh.truncate(good)
         return count
+
+    def ids(self, key: str = "id") -> set:
+        """The `key` field of every complete line already in the partial file (what a resume must not redo)."""
+        found = set()
+        if self.done:
+            with open(self.partial, "rb") as fh:
+                for line in fh:
+                    try:
+                        found.add(json.loads(line).get(key))
+                    except (ValueError, AttributeError):
+                        continue
+        return found
 
     def write(self, line: str) -> None:
         self._pending.append(line)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -12,23 +10,7 @@ from synthgap.errors import SynthgapError
 from synthgap.llm.openai_backend import OpenAIBackend
 from synthgap.llm.requests import Request
 
-
-class Script:
-    """What the server answers, in order: (status, body) pairs; the last one repeats."""
-
-    def __init__(self, *answers):
-        self.answers, self.seen, self.lock = list(answers), [], threading.Lock()
-
-    def next(self, body):
-        with self.lock:
-            self.seen.append(body)
-            answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-            return answer(body) if callable(answer) else answer
-
-
-def completion(text, finish="stop"):
-    return 200, {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": finish}],
-                 "usage": {"prompt_tokens": 5, "completion_tokens": 2}}
+from .llm_fakes import Script, completion, start_server
 
 
 @pytest.fixture
@@ -36,24 +18,9 @@ def server():
     started = []
 
     def start(script: Script):
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status, answer = script.next(body)
-                data = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        base, httpd = start_server(script)
         started.append(httpd)
-        return f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+        return base
 
     yield start
     for httpd in started:
@@ -66,13 +33,14 @@ REQ = Request(messages=[{"role": "user", "content": "hi"}], seed=7, stop=["\n\n"
 
 def test_payload_and_response(server):
     script = Script(completion('{"a": 1}'))
-    backend = OpenAIBackend("my-model", server(script), backoff=0.01)
+    base = server(script)
+    backend = OpenAIBackend("my-model", base, backoff=0.01)
     (resp,) = backend.generate([REQ])
     assert resp.text == '{"a": 1}' and resp.finish_reason == "stop" and resp.completion_tokens == 2
     sent = script.seen[0]
     assert sent["model"] == "my-model" and sent["seed"] == 7 and sent["stop"] == ["\n\n"] and sent["max_tokens"] == 20
     assert sent["response_format"]["json_schema"]["schema"] == {"type": "object"}
-    assert backend.model_identity == "served:my-model"
+    assert backend.model_identity == f"served:my-model@{base}"
 
 
 def test_retries_on_429_and_5xx_then_succeeds(server):

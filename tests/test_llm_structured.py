@@ -97,3 +97,9 @@ def test_cached_backend_sends_only_misses_in_one_call(tmp_path):
     assert [r.text for r in second] == ["0cba", "1cba", "2cba", "3cba"] and engine.calls == [2, 2]
     assert [r.cached for r in second] == [True, True, False, False]
     assert backend.stats() == {"hits": 2, "misses": 4}
+
+
+def test_a_trailing_comma_in_the_outer_object_does_not_pick_an_inner_one():
+    text = 'Sure! {"description": "x", "preferences": [{"statement": "The user y", "stability": "stable"},],}'
+    parsed = extract_json(text, dict)
+    assert set(parsed.value) == {"description", "preferences"} and "trailing comma" in parsed.repairs

@@ -7,6 +7,7 @@ import time
 import click
 
 from ..corpora.cli import echo_notices, open_corpus, read_options
+from ..llm.options import backend_options, llm_run_options
 from ..personas.cli import load_taxonomy_files, skip_bad_option, stream_persona_file, taxonomy_option
 
 
@@ -137,3 +138,95 @@ def variants(source, variants_, seed, taxonomy_files, fmt, skip_bad, empty_turns
     click.echo(f"wrote {written} conversations to {output} ("
                + "; ".join(f"{k.split(':', 1)[1]}: " + (", ".join(f"{a}={b}" for a, b in v.items()) or "done")
                            for k, v in stats.items()) + ")", err=True)
+
+
+@generate.command("llm")
+@click.option("--personas", "personas_file", required=True, type=click.Path(dir_okay=False),
+              help="personas JSONL (from `synthgap personas sample` or `personas enrich`)")
+@backend_options()
+@backend_options("assistant-")
+@click.option("--per-persona", type=click.IntRange(min=1), default=2, show_default=True,
+              help="conversations per persona")
+@click.option("--turns", type=click.IntRange(1, 20), default=2, show_default=True, help="user turns per conversation")
+@click.option("--disclosure", type=click.Choice(["explicit", "implicit", "mixed", "none"]), default="mixed",
+              show_default=True, help="how the user model is told to reveal persona attributes")
+@click.option("--disclosures", callback=_range, default="1-2", show_default=True, metavar="N|MIN-MAX",
+              help="attributes to disclose per conversation")
+@click.option("--intent", "intents", multiple=True, help="only these intents (repeatable; default: all)")
+@click.option("--realism", type=click.Choice(["clean", "casual", "messy"]), default="casual", show_default=True,
+              help="how the user model is told to write")
+@click.option("--allow-openers", is_flag=True, help="allow 'As a 34-year-old nurse, ...' openers")
+@click.option("--persona-context", type=click.Choice(["plan", "all"]), default="plan", show_default=True,
+              help="plan: the user model sees only the attributes it is to disclose; all: the whole persona")
+@click.option("--user-max-tokens", type=click.IntRange(min=8), default=96, show_default=True)
+@click.option("--assistant-max-tokens", type=click.IntRange(min=8), default=160, show_default=True)
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True)
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=0.95, show_default=True)
+@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+              help="new tries for an empty or unusable turn")
+@taxonomy_option
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--source", default="synthgap-llm", show_default=True, help="source label of the records")
+@llm_run_options
+@skip_bad_option
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="conversations JSONL to write")
+def llm(personas_file, per_persona, turns, disclosure, disclosures, intents, realism, allow_openers, persona_context,
+        user_max_tokens, assistant_max_tokens, temperature, top_p, retries, taxonomy_files, seed, source,
+        prompt_dirs, batch, max_failure_rate, no_cache, cache_dir, resume, force, skip_bad, output, **engine):
+    """LLM conversations: a model plays the user from each persona, a model plays the assistant."""
+    from pathlib import Path
+
+    from ..llm.factory import spec_from_options
+    from ..llm.prompts import PromptLibrary
+    from ..llm.run import check_resume, finished, open_engines, resumable_run, write_run_manifest
+    from ..outputs import file_sha256
+    from .llm import LLMConversationGenerator, LLMGenerationConfig
+    from .template import TemplateLibrary
+
+    started = time.perf_counter()
+    output = Path(output)
+    user_spec = spec_from_options(engine)
+    assistant_spec = spec_from_options(engine, "assistant-", base=user_spec)
+    config = LLMGenerationConfig(per_persona=per_persona, turns=turns, disclosure=disclosure, disclosures=disclosures,
+                                 intents=list(intents) or None, realism=realism, allow_openers=allow_openers,
+                                 persona_context=persona_context, user_max_tokens=user_max_tokens,
+                                 assistant_max_tokens=assistant_max_tokens, temperature=temperature, top_p=top_p,
+                                 retries=retries, seed=seed, source=source)
+    check_resume(output, resume, force)
+    taxonomy = load_taxonomy_files(taxonomy_files)
+    prompts = PromptLibrary(prompt_dirs)
+    library = TemplateLibrary()
+    engines = open_engines(user_spec, assistant_spec, no_cache=no_cache, cache_dir=cache_dir)
+    try:
+        user_engine = engines.main
+        assistant_engine = engines.second or engines.main
+        identity = {"config": config.model_dump(mode="json"), "personas": file_sha256(personas_file),
+                    "user": {**user_spec.describe(), "identity": user_engine.backend.model_identity},
+                    "assistant": {**(assistant_spec or user_spec).describe(),
+                                  "identity": assistant_engine.backend.model_identity},
+                    "prompts": prompts.identity(["user_turn", "assistant_system"]),
+                    "intents": {n: i.description for n, i in sorted(library.intents.items())},
+                    "taxonomy": [file_sha256(f) for f in taxonomy_files]}
+        if resume and finished(output, identity):
+            click.echo(f"{output} is complete (same configuration): nothing to do", err=True)
+            return
+        with open(personas_file, "rb") as fh:
+            total = sum(1 for line in fh if line.strip()) * per_persona
+        holder = {}
+
+        def batches(skip, log):
+            holder["generator"] = generator = LLMConversationGenerator(
+                user_engine, taxonomy, config, assistant_backend=assistant_engine, prompts=prompts, library=library,
+                log=log)
+            return generator.conversations(stream_persona_file(personas_file, skip_bad), skip, batch)
+
+        written, log = resumable_run(output, identity, batches, total=total, force=force,
+                                     max_failure_rate=max_failure_rate, key="id", unit="conversations",
+                                     echo=lambda m: click.echo(m, err=True))
+        generator = holder["generator"]
+    finally:
+        engines.close()
+    write_run_manifest(output, "generate llm", identity, inputs=[personas_file], written=written, unit="conversations",
+                       log=log, stats=generator.stats, engines=engines, seconds=time.perf_counter() - started)
+    note = f"; {log.failed} failed (see {log.path})" if log.failed else ""
+    click.echo(f"wrote {written} conversations to {output}{note}; cache {engines.cache_stats()}", err=True)

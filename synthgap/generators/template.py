@@ -340,15 +340,16 @@ class TemplateGenerator:
         for p_index, persona in enumerate(personas):
             if p_index < skip_personas:
                 continue
-            pool = _Pool(entries(persona, self.taxonomy, self._lookups), self._styles)
+            pool = DisclosurePool(entries(persona, self.taxonomy, self._lookups), self._styles)
             for c in range(skip_in_first if p_index == skip_personas else 0, k):
                 yield self._conversation(persona, c, pool)
 
     def conversation(self, persona: Persona, k: int) -> Conversation:
         """Conversation k of a persona (deterministic in config seed, persona id and k)."""
-        return self._conversation(persona, k, _Pool(entries(persona, self.taxonomy, self._lookups), self._styles))
+        pool = DisclosurePool(entries(persona, self.taxonomy, self._lookups), self._styles)
+        return self._conversation(persona, k, pool)
 
-    def _conversation(self, persona: Persona, k: int, pool: "_Pool") -> Conversation:
+    def _conversation(self, persona: Persona, k: int, pool: "DisclosurePool") -> Conversation:
         cfg = self.config
         rng = conversation_rng(cfg.seed, persona.id, k)
         intent = rng.choices(self.intents, weights=self._weights)[0]
@@ -397,7 +398,7 @@ class TemplateGenerator:
                                             synthetic=True, turns=turns, persona_id=persona.id,
                                             disclosures=disclosures, meta=meta)
 
-    def _plan(self, candidates: "_Pool", intent: Intent, rng: random.Random) -> list[_Planned]:
+    def _plan(self, candidates: "DisclosurePool", intent: Intent, rng: random.Random) -> list[_Planned]:
         """Which attributes this conversation discloses, in which style, in which user turn."""
         lo, hi = self.config.disclosures
         want = rng.randint(lo, hi)
@@ -470,7 +471,7 @@ class TemplateGenerator:
         return _tidy(segments)
 
 
-class _Pool:
+class DisclosurePool:
     """A persona's attributes that can be disclosed in this run's styles; weights cached per intent."""
 
     def __init__(self, items: list[tuple], styles: tuple[str, ...]):

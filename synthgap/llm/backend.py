@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from typing import Optional
 
@@ -36,11 +37,18 @@ class Cached:
 
     def __init__(self, backend: Backend, cache: Optional[RequestCache]):
         self.backend, self.cache = backend, cache
+        self.engine = {"requests": 0, "calls": 0, "seconds": 0.0, "prompt_tokens": 0, "completion_tokens": 0}
 
     def generate(self, requests: list[Request]) -> list[Response]:
         keys, done, todo = split_cached(self.cache, requests, self.backend.name, self.backend.model_identity)
         if todo:
+            started = time.perf_counter()
             fresh = self.backend.generate([requests[i] for i in todo])
+            self.engine["seconds"] += time.perf_counter() - started
+            self.engine["calls"] += 1
+            self.engine["requests"] += len(todo)
+            self.engine["prompt_tokens"] += sum(r.prompt_tokens for r in fresh)
+            self.engine["completion_tokens"] += sum(r.completion_tokens for r in fresh)
             if len(fresh) != len(todo):
                 raise RuntimeError(f"{self.backend.name} returned {len(fresh)} responses for {len(todo)} requests")
             done.update(zip(todo, fresh))

@@ -14,6 +14,7 @@ from ..errors import SynthgapError
 from .backend import Backend
 from .models import file_identity, resolve_gguf
 from .requests import Request, Response
+from .structured import grammar_schema
 
 
 class LlamaCppBackend(Backend):
@@ -40,7 +41,7 @@ class LlamaCppBackend(Backend):
         if req.seed is not None:
             kwargs["seed"] = req.seed
         if req.json_schema is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": req.json_schema}
+            kwargs["response_format"] = {"type": "json_object", "schema": grammar_schema(req.json_schema)}
         out = self.llm.create_chat_completion(**kwargs)
         choice = out["choices"][0]
         usage = out.get("usage") or {}

@@ -16,6 +16,7 @@ from typing import Optional
 from ..errors import SynthgapError
 from .backend import Backend
 from .requests import Request, Response
+from .structured import grammar_schema
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -41,7 +42,8 @@ class OpenAIBackend(Backend):
 
     @property
     def model_identity(self) -> str:
-        return f"served:{self.model}"
+        # The server is part of it: two local servers may serve different weights under one name.
+        return f"served:{self.model}@{self.base_url}"
 
     def payload(self, req: Request) -> dict:
         body = {"model": self.model, "messages": list(req.messages), "max_tokens": req.max_tokens,
@@ -51,7 +53,8 @@ class OpenAIBackend(Backend):
         if req.stop:
             body["stop"] = list(req.stop)
         if req.json_schema is not None and self.schema_format == "json_object":
-            body["response_format"] = {"type": "json_object", "schema": req.json_schema}
+            # the json_object form is llama.cpp's server, whose grammar cannot take long string bounds
+            body["response_format"] = {"type": "json_object", "schema": grammar_schema(req.json_schema)}
         elif req.json_schema is not None:
             body["response_format"] = {"type": "json_schema",
                                        "json_schema": {"name": "output", "schema": req.json_schema, "strict": True}}

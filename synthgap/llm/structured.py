@@ -72,22 +72,26 @@ def extract_json(text: str, want: Optional[type] = None) -> Parsed:
         repairs.append("code fence")
     openers = "{" if want is dict else "[" if want is list else "{["
     decoder = json.JSONDecoder()
-    for attempt in range(2):
-        for start in (i for i, ch in enumerate(body) if ch in openers):
+    # Earliest opener first, each tried as it is and then without trailing commas: repairing the
+    # whole text only after every start failed would pick an inner object that happens to parse.
+    for start in (i for i, ch in enumerate(body) if ch in openers):
+        tail = body[start:]
+        for fixed in (False, True):
+            if fixed:
+                tail, removed = drop_trailing_commas(tail)
+                if not removed:
+                    break
             try:
-                value, end = decoder.raw_decode(body, start)
+                value, end = decoder.raw_decode(tail)
             except json.JSONDecodeError:
                 continue
             if want is not None and not isinstance(value, want):
-                continue
-            if start > 0 or body[end:].strip():
+                break
+            if fixed:
+                repairs.append("trailing comma")
+            if start > 0 or tail[end:].strip():
                 repairs.append("text around the JSON")
             return Parsed(value, repairs)
-        if attempt == 0:
-            body, removed = drop_trailing_commas(body)
-            if not removed:
-                break
-            repairs.append("trailing comma")
     kind = "object" if want is dict else "array" if want is list else "object or array"
     raise StructuredOutputError(f"no JSON {kind} found in the answer ({_preview(text)})")
 
@@ -105,6 +109,23 @@ def validate(value: Any, schema: dict) -> list[str]:
     return [f"{'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}" for e in errors]
 
 
+GRAMMAR_UNSAFE = ("minLength", "maxLength", "pattern", "format")
+
+
+def grammar_schema(schema: Any) -> Any:
+    """The schema without string-length, pattern and format constraints, for grammar-constrained engines.
+
+    llama.cpp unrolls minLength/maxLength into one grammar rule per character and crashes (a
+    segfault, not an error) on lengths of a few hundred; the answer is validated against the full
+    schema afterwards, so the engine only needs the shape.
+    """
+    if isinstance(schema, dict):
+        return {k: grammar_schema(v) for k, v in schema.items() if k not in GRAMMAR_UNSAFE}
+    if isinstance(schema, list):
+        return [grammar_schema(v) for v in schema]
+    return schema
+
+
 def parse_structured(text: str, schema: dict) -> Parsed:
     """Extract, repair and validate; raises StructuredOutputError naming every violation."""
     want = dict if schema.get("type") == "object" else list if schema.get("type") == "array" else None
@@ -115,4 +136,6 @@ def parse_structured(text: str, schema: dict) -> Parsed:
     return parsed
 
 
-__all__ = ["Parsed", "StructuredOutputError", "drop_trailing_commas", "extract_json", "parse_structured", "validate"]
+__all__ = ["GRAMMAR_UNSAFE", "Parsed", "StructuredOutputError", "drop_trailing_commas", "extract_json",
+           "grammar_schema",
+           "parse_structured", "validate"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from ..errors import SynthgapError
 from .requests import Request, Response
@@ -40,6 +40,7 @@ class FailureLog:
     min_items: int = 20  # the rate is not judged before this many items: two early failures are not a trend
     done: int = 0
     failed: int = 0
+    unit: str = "structured answers"
 
     def record(self, item: dict) -> None:
         self.failed += 1
@@ -48,19 +49,26 @@ class FailureLog:
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(item, ensure_ascii=False) + "\n")
 
-    def check(self) -> None:
-        """Raise when the failure share of everything done so far is over the limit."""
-        if self.done >= self.min_items and self.failed / self.done > self.max_failure_rate:
+    def check(self, final: bool = False) -> None:
+        """Raise when the failure share of everything done so far is over the limit.
+
+        During a run the share is judged from `min_items` on; at the end (`final`) always, so that
+        a small run whose items all failed does not end as a quietly empty file.
+        """
+        if self.done and (final or self.done >= self.min_items) and self.failed / self.done > self.max_failure_rate:
             where = f"; see {self.path}" if self.path else ""
-            raise SynthgapError(f"stopped: {self.failed} of {self.done} structured answers failed "
+            raise SynthgapError(f"stopped: {self.failed} of {self.done} {self.unit} failed "
                                 f"({self.failed / self.done:.0%} > {self.max_failure_rate:.0%}){where}")
 
 
 def generate_structured(backend, requests: list[Request], schema: dict, retries: int = 2,
-                        log: Optional[FailureLog] = None, context: Optional[list[Any]] = None) -> StructuredResult:
+                        log: Optional[FailureLog] = None, context: Optional[list[Any]] = None,
+                        validate: Optional[Callable[[int, Any], Optional[str]]] = None) -> StructuredResult:
     """Ask every request for JSON matching `schema`; returns parsed values (None for final failures).
 
     context: one JSON-able item per request, written with its failure (e.g. the persona id).
+    validate: checks beyond the schema, `validate(position, value)` -> a problem in words or None;
+    a problem is retried with the same corrective message as a schema error.
     """
     requests = [replace(r, json_schema=schema) for r in requests]
     values: list = [None] * len(requests)
@@ -78,6 +86,9 @@ def generate_structured(backend, requests: list[Request], schema: dict, retries:
             responses[i] = answer
             try:
                 parsed = parse_structured(answer.text, schema)
+                problem = validate(i, parsed.value) if validate else None
+                if problem:
+                    raise StructuredOutputError(problem)
             except StructuredOutputError as exc:
                 errors[i] = str(exc)
                 still.append(i)

@@ -7,6 +7,8 @@ import time
 
 import click
 
+from ..llm.options import backend_options, llm_run_options
+
 
 def _csv(ctx, param, value):
     if not value:
@@ -235,3 +237,76 @@ def taxonomy(taxonomy_files, as_json):
     from .render import print_taxonomy
 
     print_taxonomy(tax, rows)
+
+
+@personas.command()
+@click.argument("personas_file", metavar="PERSONAS", type=click.Path(dir_okay=False))
+@backend_options()
+@click.option("--sentences", default="3-5", show_default=True, help="length asked for the description")
+@click.option("--preferences", type=click.IntRange(0, 10), default=3, show_default=True,
+              help="extra preferences asked for")
+@click.option("--min-facts", type=click.IntRange(min=0), default=2, show_default=True,
+              help="persona facts the description must mention to be kept")
+@click.option("--max-tokens", type=click.IntRange(min=32), default=400, show_default=True)
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True)
+@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+              help="corrective retries for an answer that is not valid JSON or fails the checks")
+@taxonomy_option
+@click.option("--seed", type=int, default=0, show_default=True)
+@llm_run_options
+@skip_bad_option
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="enriched personas JSONL")
+def enrich(personas_file, sentences, preferences, min_facts, max_tokens, temperature, retries, taxonomy_files, seed,
+           prompt_dirs, batch, max_failure_rate, no_cache, cache_dir, resume, force, skip_bad, output, **engine):
+    """An LLM writes each persona a description and extra preferences, checked against the persona."""
+    from pathlib import Path
+
+    from ..llm.factory import spec_from_options
+    from ..llm.prompts import PromptLibrary
+    from ..llm.run import check_resume, finished, open_engines, resumable_run, write_run_manifest
+    from ..outputs import file_sha256
+    from .enrich import EnrichConfig, PersonaEnricher
+
+    started = time.perf_counter()
+    output = Path(output)
+    spec = spec_from_options(engine)
+    config = EnrichConfig(sentences=sentences, preferences=preferences, min_facts=min_facts, max_tokens=max_tokens,
+                          temperature=temperature, retries=retries, seed=seed)
+    check_resume(output, resume, force)
+    taxonomy = load_taxonomy_files(taxonomy_files)
+    prompts = PromptLibrary(prompt_dirs)
+    engines = open_engines(spec, no_cache=no_cache, cache_dir=cache_dir)
+    try:
+        identity = {"config": config.model_dump(mode="json"), "personas": file_sha256(personas_file),
+                    "model": {**spec.describe(), "identity": engines.main.backend.model_identity},
+                    "prompts": prompts.identity(["enrich_persona"]), "taxonomy": _taxonomy_identity(taxonomy_files)}
+        if resume and finished(output, identity):
+            click.echo(f"{output} is complete (same configuration): nothing to do", err=True)
+            return
+        with open(personas_file, "rb") as fh:
+            total = sum(1 for line in fh if line.strip())
+        holder = {}
+
+        def batches(skip, log):
+            holder["enricher"] = enricher = PersonaEnricher(engines.main, taxonomy, config, prompts, log)
+            group = []
+            for persona in stream_persona_file(personas_file, skip_bad):
+                if persona.id in skip:
+                    continue
+                group.append(persona)
+                if len(group) >= batch:
+                    yield [(p.id, e) for p, e in zip(group, enricher.enrich(group))]
+                    group = []
+            if group:
+                yield [(p.id, e) for p, e in zip(group, enricher.enrich(group))]
+
+        written, log = resumable_run(output, identity, batches, total=total, force=force,
+                                     max_failure_rate=max_failure_rate, key="id", unit="personas",
+                                     echo=lambda m: click.echo(m, err=True))
+    finally:
+        engines.close()
+    stats = holder["enricher"].stats
+    write_run_manifest(output, "personas enrich", identity, inputs=[personas_file], written=written, unit="personas",
+                       log=log, stats=stats, engines=engines, seconds=time.perf_counter() - started)
+    note = f"; {log.failed} failed (see {log.path})" if log.failed else ""
+    click.echo(f"wrote {written} enriched personas to {output}{note}; cache {engines.cache_stats()}", err=True)

@@ -43,3 +43,36 @@ def test_cache_skips_the_engine(smollm, tmp_path):
     first = cached.generate([ask("Say hi.", seed=3)])
     again = cached.generate([ask("Say hi.", seed=3)])
     assert again[0].cached and again[0].text == first[0].text and cached.stats() == {"hits": 1, "misses": 1}
+
+
+def run_cli(*args):
+    from click.testing import CliRunner
+
+    from synthgap.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_generate_llm_cli_with_smollm2_and_a_cached_rerun(tmp_path):
+    people = tmp_path / "p.jsonl"
+    assert run_cli("personas", "sample", "-n", 2, "--seed", 4, "--locale", "en_US", "-o", people).exit_code == 0
+    common = ["generate", "llm", "--personas", people, "--backend", "llamacpp", "--model", "smollm2-135m",
+              "--per-persona", 1, "--turns", 1, "--user-max-tokens", 40, "--assistant-max-tokens", 40,
+              "--n-ctx", 1024, "--cache-dir", tmp_path / "cache"]
+    first = run_cli(*common, "-o", tmp_path / "a.jsonl")
+    assert first.exit_code == 0, first.output
+    convs = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
+    failed = json.loads((tmp_path / "a.jsonl.manifest.json").read_text())["counts"]["failed"]
+    assert len(convs) + failed == 2 and len(convs) >= 1
+    for conv in convs:
+        assert [t["role"] for t in conv["turns"]] == ["user", "assistant"]
+        assert all(t["content"].strip() for t in conv["turns"])
+        assert conv["meta"]["user_model"].startswith("gguf:") and "told" in conv["meta"]
+    manifest = json.loads((tmp_path / "a.jsonl.manifest.json").read_text())
+    assert manifest["counts"]["engine"]["completion_tokens"] > 0 and manifest["counts"]["cache"]["hits"] == 0
+    second = run_cli(*common, "-o", tmp_path / "b.jsonl")
+    assert second.exit_code == 0
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()  # same seed, same bytes
+    again = json.loads((tmp_path / "b.jsonl.manifest.json").read_text())["counts"]
+    assert again["engine"]["requests"] == 0 and again["cache"]["misses"] == 0
+    assert again["cache"]["hits"] == manifest["counts"]["cache"]["misses"]

@@ -71,3 +71,24 @@ def test_real_server_chat_seeds_and_schema(llama_server):
                                               max_tokens=40, seed=1, json_schema=schema)])
     assert "color" in json.loads(structured.text)
     backend.close()
+
+
+def test_generate_llm_through_the_real_server(llama_server, tmp_path):
+    from click.testing import CliRunner
+
+    from synthgap.cli import cli
+
+    def run(*args):
+        return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+    people = tmp_path / "p.jsonl"
+    assert run("personas", "sample", "-n", 2, "--seed", 8, "--locale", "en_US", "-o", people).exit_code == 0
+    result = run("generate", "llm", "--personas", people, "--backend", "openai", "--model", "smollm2",
+                 "--base-url", llama_server, "--concurrency", 2, "--per-persona", 1, "--turns", 1,
+                 "--user-max-tokens", 32, "--assistant-max-tokens", 32, "--no-cache", "-o", tmp_path / "c.jsonl")
+    assert result.exit_code == 0, result.output
+    convs = [json.loads(x) for x in (tmp_path / "c.jsonl").read_text().splitlines()]
+    manifest = json.loads((tmp_path / "c.jsonl.manifest.json").read_text())
+    assert len(convs) + manifest["counts"]["failed"] == 2 and convs
+    assert all(t["content"].strip() for c in convs for t in c["turns"])
+    assert manifest["counts"]["engine"]["requests"] >= 4 and manifest["counts"]["engine"]["completion_tokens"] > 0

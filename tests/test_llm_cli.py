@@ -184,3 +184,35 @@ def test_a_small_run_that_all_failed_does_not_end_as_an_empty_file(serve, person
     result = invoke("personas", "enrich", personas_file, "--backend", "openai", "--model", "fake", "--base-url", base,
                     "--retries", 0, "-o", out)
     assert result.exit_code != 0 and "stopped: 10 of 10 personas failed" in result.output and not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["generate", "llm", "--personas", "{tmp}/bad.jsonl", "--backend", "openai", "--model", "m", "--base-url", "{url}",
+      "-o", "{tmp}/o.jsonl"], "bad.jsonl: line 2: malformed JSON"),
+    (["personas", "enrich", "{tmp}/bad.jsonl", "--backend", "openai", "--model", "m", "--base-url", "{url}",
+      "-o", "{tmp}/o.jsonl"], "bad.jsonl: line 2: malformed JSON"),
+    (["generate", "llm", "--personas", "{tmp}/good.jsonl", "--backend", "openai", "--model", "m",
+      "-o", "{tmp}/o.jsonl"], "the openai backend needs --base-url"),
+    (["generate", "llm", "--personas", "{tmp}/good.jsonl", "--model", "{tmp}/nope.gguf", "-o", "{tmp}/o.jsonl"],
+     "nope.gguf"),
+    (["generate", "llm", "--personas", "{tmp}/good.jsonl", "--backend", "openai", "--model", "m", "--base-url",
+      "{url}", "--prompts", "{tmp}/no-such-dir", "-o", "{tmp}/o.jsonl"], "no-such-dir: prompt directory not found"),
+])
+def test_bad_input_gives_one_clear_line(serve, personas_file, tmp_path, args, message):
+    base = serve(Script(chat))
+    good = personas_file.read_text().splitlines()
+    (tmp_path / "good.jsonl").write_text("\n".join(good[:2]) + "\n")
+    (tmp_path / "bad.jsonl").write_text(good[0] + "\n{broken\n")
+    result = invoke(*[a.format(tmp=tmp_path, url=base) for a in args])
+    assert result.exit_code != 0 and message in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "o.jsonl").exists()
+    assert not (tmp_path / "o.jsonl.partial").exists()  # nothing written: no unfinished run left behind
+
+
+def test_skip_bad_persona_lines_are_counted_and_the_rest_generated(serve, personas_file, tmp_path):
+    base = serve(Script(chat))
+    good = personas_file.read_text().splitlines()
+    (tmp_path / "bad.jsonl").write_text(good[0] + "\n{broken\n" + good[1] + "\n")
+    result = invoke(*generate_args(tmp_path / "bad.jsonl", base, tmp_path / "o.jsonl", "--skip-bad"))
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 bad lines" in result.output and len((tmp_path / "o.jsonl").read_text().splitlines()) == 2

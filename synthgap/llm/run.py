@@ -141,6 +141,9 @@ def resumable_run(output: Path, identity: dict, batches, *, total: Optional[int]
         log.check(final=True)
     except BaseException:
         out.close()
+        if out.done + out.written == 0:  # nothing to resume: leave no unfinished run behind
+            out.partial.unlink(missing_ok=True)
+            out.state.unlink(missing_ok=True)
         raise
     return out.complete(), log
 

@@ -29,17 +29,31 @@ def _range(ctx, param, value):
     return pair
 
 
+def plan_options(per_persona: int, turns: int, max_turns: int, disclosures: str):
+    """--personas, --per-persona, --turns, --disclosure, --disclosures, --intent (defaults differ per generator)."""
+    opts = [
+        click.option("--personas", "personas_file", required=True, type=click.Path(dir_okay=False),
+                     help="personas JSONL (from `synthgap personas sample` or `personas enrich`)"),
+        click.option("--per-persona", type=click.IntRange(min=1), default=per_persona, show_default=True,
+                     help="conversations per persona"),
+        click.option("--turns", type=click.IntRange(1, max_turns), default=turns, show_default=True,
+                     help="user turns per conversation"),
+        click.option("--disclosure", type=click.Choice(["explicit", "implicit", "mixed", "none"]), default="mixed",
+                     show_default=True, help="how user turns reveal persona attributes"),
+        click.option("--disclosures", callback=_range, default=disclosures, show_default=True, metavar="N|MIN-MAX",
+                     help="attributes disclosed per conversation"),
+        click.option("--intent", "intents", multiple=True, help="only these intents (repeatable; default: all)"),
+    ]
+
+    def decorate(func):
+        for opt in reversed(opts):
+            func = opt(func)
+        return func
+    return decorate
+
+
 @generate.command()
-@click.option("--personas", "personas_file", required=True, type=click.Path(dir_okay=False),
-              help="personas JSONL (from `synthgap personas sample`)")
-@click.option("--per-persona", type=click.IntRange(min=1), default=3, show_default=True,
-              help="conversations per persona")
-@click.option("--turns", type=click.IntRange(1, 50), default=3, show_default=True, help="user turns per conversation")
-@click.option("--disclosure", type=click.Choice(["explicit", "implicit", "mixed", "none"]), default="mixed",
-              show_default=True, help="how user turns reveal persona attributes")
-@click.option("--disclosures", callback=_range, default="1-3", show_default=True, metavar="N|MIN-MAX",
-              help="attributes disclosed per conversation")
-@click.option("--intent", "intents", multiple=True, help="only these intents (repeatable; default: all)")
+@plan_options(per_persona=3, turns=3, max_turns=50, disclosures="1-3")
 @click.option("--templates", "template_dirs", multiple=True, type=click.Path(file_okay=False),
               help="extra template directory; its *.j2 add intents or override built-in ones (repeatable)")
 @taxonomy_option
@@ -141,18 +155,9 @@ def variants(source, variants_, seed, taxonomy_files, fmt, skip_bad, empty_turns
 
 
 @generate.command("llm")
-@click.option("--personas", "personas_file", required=True, type=click.Path(dir_okay=False),
-              help="personas JSONL (from `synthgap personas sample` or `personas enrich`)")
+@plan_options(per_persona=2, turns=2, max_turns=20, disclosures="1-2")
 @backend_options()
 @backend_options("assistant-")
-@click.option("--per-persona", type=click.IntRange(min=1), default=2, show_default=True,
-              help="conversations per persona")
-@click.option("--turns", type=click.IntRange(1, 20), default=2, show_default=True, help="user turns per conversation")
-@click.option("--disclosure", type=click.Choice(["explicit", "implicit", "mixed", "none"]), default="mixed",
-              show_default=True, help="how the user model is told to reveal persona attributes")
-@click.option("--disclosures", callback=_range, default="1-2", show_default=True, metavar="N|MIN-MAX",
-              help="attributes to disclose per conversation")
-@click.option("--intent", "intents", multiple=True, help="only these intents (repeatable; default: all)")
 @click.option("--realism", type=click.Choice(["clean", "casual", "messy"]), default="casual", show_default=True,
               help="how the user model is told to write")
 @click.option("--allow-openers", is_flag=True, help="allow 'As a 34-year-old nurse, ...' openers")

@@ -39,7 +39,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from .comparators.cli import compare
+    from .comparators.cli import agreement, compare
     from .corpora.cli import corpus
     from .generators.cli import generate, variants
     from .personas.cli import personas
@@ -49,6 +49,7 @@ def _register() -> None:
     cli.add_command(generate)
     cli.add_command(variants)
     cli.add_command(compare)
+    cli.add_command(agreement)
 
 
 _register()

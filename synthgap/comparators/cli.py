@@ -111,3 +111,96 @@ def _input_files(sources) -> list[Path]:
         elif p.is_file():
             files.append(p)
     return files
+
+
+def _raters(files, group, fmt, join, item, rater_column, label, skip_bad):
+    from .labels import read_long, read_relevance
+
+    out = []
+    for path in files:
+        if fmt == "relevance" or (fmt == "auto" and str(path).endswith((".jsonl", ".json")) and _is_relevance(path)):
+            out.append((read_relevance(path, tuple(join), skip_bad), group))
+        else:
+            out += [(r, group) for r in read_long(path, item, rater_column, label, skip_bad)]
+    return out
+
+
+def _is_relevance(path) -> bool:
+    """A JSONL file whose first record has a relevance_judgments or items list."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    first = json.loads(line)
+                    return isinstance(first, dict) and ("relevance_judgments" in first or "items" in first)
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+@click.command()
+@click.option("--human", "humans", multiple=True, type=click.Path(dir_okay=False),
+              help="a human's label file (repeatable)")
+@click.option("--model", "models", multiple=True, type=click.Path(dir_okay=False),
+              help="a model's label file (repeatable)")
+@click.option("--format", "fmt", type=click.Choice(["auto", "relevance", "long"]), default="auto", show_default=True)
+@click.option("--join", default="user_id,attribute", show_default=True,
+              help="relevance format: fields that identify an item across files (from the item, else its record)")
+@click.option("--item", default="item", show_default=True, help="long format: the item column(s), comma-separated")
+@click.option("--rater", "rater_column", default="rater", show_default=True,
+              help="long format: the rater column (absent: the file's stem)")
+@click.option("--label", default="label", show_default=True, help="long format: the label column")
+@click.option("--positive", default="true", show_default=True, help="the label that counts as selected")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="replicates for the group intervals (whole users are drawn when items have a user_id)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--skip-bad", is_flag=True, help="skip bad lines (counted and reported) instead of failing")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.option("-o", "--output", type=click.Path(file_okay=False), help="write agreement.json and manifest.json here")
+def agreement(humans, models, fmt, join, item, rater_column, label, positive, bootstrap, seed, skip_bad, as_json,
+              output):
+    """Agreement between human and model raters: kappas, alpha, selection rates, group means."""
+    import numpy as np
+
+    from ..errors import SynthgapError
+    from ..outputs import write_manifest
+    from .agreement import agreement as measure
+    from .labels import _label, label_table
+
+    started = time.perf_counter()
+    if len(humans) + len(models) < 2:
+        raise SynthgapError("agreement needs at least two label files (--human FILE ..., --model FILE ...)")
+    join_fields = [f.strip() for f in join.split(",") if f.strip()]
+    loaded = _raters(humans, "human", fmt, join_fields, item, rater_column, label, skip_bad) + \
+        _raters(models, "model", fmt, join_fields, item, rater_column, label, skip_bad)
+    names = [r.rater for r, _ in loaded]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise SynthgapError(f"two label files give the rater name {dup!r} (the name is the file's stem)")
+    raters = [r for r, _ in loaded]
+    table, keys, code = label_table(raters)
+    if not keys:
+        raise SynthgapError("no item is labeled by two raters: check --join (or --item) and the files")
+    selected = _label(positive)
+    if selected not in code:
+        raise SynthgapError(f"--positive {positive!r} is not among the labels ({', '.join(map(str, code))})")
+    clusters = np.array([str(k[0]) for k in keys]) if "user_id" in join_fields[:1] else None
+    report = measure(table, names, {r.rater: g for r, g in loaded}, positive=code[selected], clusters=clusters,
+                     bootstrap=bootstrap, seed=seed)
+    report.counts = {r.rater: {"labels": len(r.labels), **dict(r.counts)} for r in raters}
+    data = report.to_json()
+    if output:
+        out = Path(output)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "agreement.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_manifest(out / "manifest.json", command="agreement",
+                       config={"join": join_fields, "format": fmt, "positive": positive, "bootstrap": bootstrap,
+                               "seed": seed}, inputs=[*humans, *models],
+                       counts={"items": report.n_items, "raters": report.counts},
+                       timings={"seconds": round(time.perf_counter() - started, 3)})
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    from .render import print_agreement
+
+    print_agreement(data)

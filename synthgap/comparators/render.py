@@ -50,3 +50,35 @@ def print_results(results: dict, console: Console | None = None) -> None:
                       f"(the gap's 95% interval lies wholly on the worse side of the baseline's).")
     for note in results.get("notes", []):
         console.print(f"note: {note}")
+
+
+def print_agreement(data: dict, console: Console | None = None) -> None:
+    """Tables for `synthgap agreement`: pairs, raters, group means, overall coefficients."""
+    console = console or stdout_console()
+    pairs = Table(title=f"Pairwise agreement ({data['n_items']} items labeled by two or more raters)",
+                  title_justify="left")
+    for col in ("a", "b", "kind", "n", "Cohen's kappa", "Spearman"):
+        pairs.add_column(col, justify="right" if col in ("n", "Cohen's kappa", "Spearman") else "left")
+    for p in data["pairwise"]:
+        pairs.add_row(p["a"], p["b"], p["kind"], str(p["n"]), _num(p["kappa"]), _num(p["spearman"]))
+    console.print(pairs)
+    raters = Table(title="Raters", title_justify="left")
+    for col in ("rater", "group", "selection rate", "labels", "excluded or skipped"):
+        raters.add_column(col, justify="left" if col in ("rater", "group", "excluded or skipped") else "right")
+    for name, group in data["raters"].items():
+        counts = dict(data["counts"].get(name, {}))
+        n = counts.pop("labels", 0)
+        raters.add_row(name, group, _num(data["selection_rate"][name]), str(n),
+                       ", ".join(f"{k}: {v}" for k, v in counts.items()) or "-")
+    console.print(raters)
+    groups = Table(title="Mean pairwise kappa by group (95% bootstrap interval)", title_justify="left")
+    for col in ("pairs of", "mean kappa", "95% CI", "pairs"):
+        groups.add_column(col, justify="left" if col == "pairs of" else "right")
+    for name, g in data["groups_detail"].items():
+        groups.add_row(name, _num(g["mean_kappa"]), _ci(g["ci95"]), str(g["pairs"]))
+    console.print(groups)
+    o = data["overall"]
+    console.print(f"Fleiss' kappa {_num(o['fleiss_kappa'])} ({o['fleiss_items']} items labeled by all); "
+                  f"Krippendorff's alpha nominal {_num(o['krippendorff_alpha_nominal'])}, ordinal "
+                  f"{_num(o['krippendorff_alpha_ordinal'])}; selection rate humans {_num(o['human_selection_rate'])}, "
+                  f"models {_num(o['model_selection_rate'])} (ratio {_num(o['model_to_human_selection_ratio'])})")

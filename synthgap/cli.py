@@ -41,6 +41,7 @@ def cli() -> None:
 def _register() -> None:
     from .comparators.cli import agreement, compare
     from .corpora.cli import corpus
+    from .extractors.cli import extract
     from .generators.cli import generate, variants
     from .personas.cli import personas
 
@@ -50,6 +51,7 @@ def _register() -> None:
     cli.add_command(variants)
     cli.add_command(compare)
     cli.add_command(agreement)
+    cli.add_command(extract)
 
 
 _register()

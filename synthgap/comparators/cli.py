@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from ..extractors.cli import extractor_options
+
 METRICS_HELP = ("comma-separated: all (default), embedding, style, or any of frechet, mmd, c2st, prdc, mauve, "
                 "memorization")
 
@@ -45,8 +47,18 @@ METRICS_HELP = ("comma-separated: all (default), embedding, style, or any of fre
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False),
               help="folder for results.json and manifest.json")
 @click.option("--quiet", is_flag=True, help="no table on stdout")
+@click.option("--extraction", type=click.Choice(["rules", "llm"]),
+              help="also run this attribute extractor on every corpus: extraction difficulty and overgeneralization "
+                   "(family extraction)")
+@click.option("--extraction-users", type=click.IntRange(min=2), default=300, show_default=True,
+              help="users per corpus the extractor reads (drawn with --seed)")
+@click.option("--personas", "persona_files", multiple=True, type=click.Path(dir_okay=False),
+              help="persona JSONL of generated corpora: their disclosed attributes are the gold for F1 (repeatable)")
+@click.option("--gold-categories", help="only gold attributes of these categories count (comma-separated)")
+@extractor_options
 def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match, seed, bootstrap, model,
-            mauve_seeds, permutations, no_cache, cache_dir, skip_bad, empty_turns, outdir, quiet):
+            mauve_seeds, permutations, no_cache, cache_dir, skip_bad, empty_turns, outdir, quiet, extraction,
+            extraction_users, persona_files, gold_categories, **extractor_opts):
     """Measure how far synthetic corpora are from a real one, each gap beside the real-vs-real yardstick.
 
     Embedding metrics (Fréchet distance, MMD, classifier AUC, precision/recall/density/coverage,
@@ -83,6 +95,11 @@ def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match
     comparison = Comparison(samples[0], config, embedder, analyzer, log=log)
     roles = ["synthetic"] * len(synthetic) + ["cross-real"] * len(also_real)
     results = comparison.run(samples[1:], roles)
+    extraction_info = None
+    if extraction:
+        extraction_info = _extraction(results, samples, roles, extraction, extraction_users, persona_files,
+                                      gold_categories, extractor_opts, seed, bootstrap, model, no_cache, cache_dir,
+                                      skip_bad, empty_turns, comparison, log)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     with AtomicWriter(out / "results.json") as fh:
@@ -93,6 +110,9 @@ def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match
         counts["embedding_cache"] = vars(embedder.stats)
     if analyzer is not None:
         counts["style_cache"] = analyzer.stats
+    if extraction_info:
+        counts["extraction"] = extraction_info.pop("counts", {})
+        results["models"]["extraction"] = extraction_info
     write_manifest(out / "manifest.json", command="compare", config=results["config"],
                    inputs=_input_files(s.source for s in samples), counts=counts,
                    timings={k: round(v, 3) for k, v in timings.items()},
@@ -100,6 +120,47 @@ def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match
     if not quiet:
         print_results(results)
     log(f"wrote {out / 'results.json'} ({len(results['metrics'])} metrics) in {timings['total']:.1f} s")
+
+
+def _extraction(results, samples, roles, extractor, users, persona_files, gold_categories, options, seed, bootstrap,
+                model, no_cache, cache_dir, skip_bad, empty_turns, comparison, log) -> dict:
+    """Extraction difficulty and overgeneralization for every corpus; adds to `results` in place."""
+    from ..corpora import load
+    from ..extractors.cli import build_extractor
+    from ..personas.reference import read_personas
+    from .embedding import Embedder
+    from .extraction import ExtractionComparison, ExtractionConfig
+
+    started = time.perf_counter()
+    embedder = Embedder(model, cache=not no_cache, cache_path=cache_dir)
+    personas = {p.id: p for f in persona_files for p in read_personas(f)}
+    run, info, close = build_extractor(extractor, options, seed=seed, no_cache=no_cache, cache_dir=cache_dir,
+                                       embed=embedder.embed, log=log)
+    cats = [c.strip() for c in gold_categories.split(",") if c.strip()] if gold_categories else None
+    config = ExtractionConfig(extractor=extractor, sample_users=users, bootstrap=bootstrap, seed=seed,
+                              gold_categories=cats)
+    histories = []
+    for smp in samples:
+        corpus = load(smp.source, on_error="skip" if skip_bad else "fail", unit="user", empty_turns=empty_turns)
+        histories.append((smp.label, list(corpus.users())))
+    try:
+        per_synthetic, section = ExtractionComparison(run, embedder.embed, config, personas, log=log).run(
+            histories[0], histories[1:])
+    finally:
+        close()
+    for smp, role in zip(samples[1:], roles):
+        for r in per_synthetic[smp.label]:
+            item = r.to_json(smp.label)
+            item["role"] = role
+            results["metrics"].append(item)
+    results["extraction"] = section
+    comparison.timings["extraction"] = time.perf_counter() - started
+    out = {k: v for k, v in info.items() if k in ("extractor", "identity", "engine", "config")}
+    out["counts"] = {"embedding_cache": vars(embedder.stats)}
+    for key in ("cache", "engine_stats", "stats"):
+        if key in info:
+            out["counts"][key] = info[key]() if callable(info[key]) else info[key]
+    return out
 
 
 def _input_files(sources) -> list[Path]:

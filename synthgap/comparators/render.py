@@ -48,8 +48,28 @@ def print_results(results: dict, console: Console | None = None) -> None:
         beyond = sum(1 for m in rows if m["beyond_baseline"])
         console.print(f"{beyond} of {len(rows)} metrics put {label} beyond the real-vs-real yardstick "
                       f"(the gap's 95% interval lies wholly on the worse side of the baseline's).")
+    if results.get("extraction"):
+        print_extraction(results["extraction"], console)
     for note in results.get("notes", []):
         console.print(f"note: {note}")
+
+
+def print_extraction(section: dict, console: Console | None = None) -> None:
+    """Per corpus: every extraction statistic with its 95% interval."""
+    console = console or stdout_console()
+    table = Table(title=f"attribute extraction ({section['config']['extractor']}) per corpus", title_justify="left")
+    table.add_column("statistic")
+    corpora = section["corpora"]
+    for label, c in corpora.items():
+        table.add_column(f"{label} ({c['users']} users)", justify="right")
+    names = list(next(iter(corpora.values()))["statistics"]) if corpora else []
+    for name in names:
+        cells = []
+        for c in corpora.values():
+            st = c["statistics"][name]
+            cells.append("-" if st["value"] is None else f"{_num(st['value'])} {_ci(st['ci95'])}")
+        table.add_row(name, *cells)
+    console.print(table)
 
 
 def print_agreement(data: dict, console: Console | None = None) -> None:

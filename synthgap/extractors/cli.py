@@ -26,7 +26,7 @@ def extractor_options(func):
 
 
 def build_extractor(name: str, options: dict, *, seed: int = 0, no_cache: bool = False, cache_dir=None,
-                    embed=None, log=lambda m: None):
+                    embed=None, log=lambda m: None, failures=None):
     """(extract function over histories, info dict, close function) for "rules" or "llm"."""
     from .rules import RulesExtractor, extract_histories
 
@@ -44,7 +44,7 @@ def build_extractor(name: str, options: dict, *, seed: int = 0, no_cache: bool =
     config = LLMExtractConfig(confidence_threshold=options.pop("confidence_threshold"),
                               merge_threshold=options.pop("merge_threshold"), seed=seed)
     batch = options.pop("extract_batch")
-    extractor = LLMExtractor(engines.main, config, embed=embed)
+    extractor = LLMExtractor(engines.main, config, embed=embed, log=failures)
 
     def extract(histories):
         out = []
@@ -77,8 +77,11 @@ def _strip(options: dict) -> None:
               help="what to do with turns without text (default: the format's own rule)")
 @click.option("--no-cache", is_flag=True, help="llm: ask the engine again for everything, and store nothing")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="cache folder (default ~/.cache/synthgap)")
+@click.option("--max-failure-rate", type=click.FloatRange(0, 1), default=0.2, show_default=True,
+              help="llm: stop when more than this share of windows failed (failures go to OUTPUT.failures.jsonl)")
 @extractor_options
-def extract(source, extractor, output, sample_users, seed, skip_bad, empty_turns, no_cache, cache_dir, **options):
+def extract(source, extractor, output, sample_users, seed, skip_bad, empty_turns, no_cache, cache_dir,
+            max_failure_rate, **options):
     """Extract "The user ..." attributes from every user's turns of SOURCE.
 
     rules: spaCy self-disclosure patterns (fast, deterministic). llm: the model returns statements
@@ -104,8 +107,14 @@ def extract(source, extractor, output, sample_users, seed, skip_bad, empty_turns
     embedder = Embedder(cache=not no_cache, cache_path=cache_dir) if extractor == "llm" else None
     if extractor == "rules":
         _strip(options)
+    from ..llm.structured_run import FailureLog, failures_path
+
+    fails = failures_path(output)
+    if fails.exists():
+        fails.unlink()
     run, info, close = build_extractor(extractor, options, seed=seed, no_cache=no_cache, cache_dir=cache_dir,
-                                       embed=embedder.embed if embedder else None, log=log)
+                                       embed=embedder.embed if embedder else None, log=log,
+                                       failures=FailureLog(path=fails, max_failure_rate=max_failure_rate))
     try:
         t0 = time.perf_counter()
         attributes = run(histories)

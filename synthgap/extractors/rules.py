@@ -346,7 +346,7 @@ class RulesExtractor:
                 and nxt[1] not in _AS_NOT and prev not in _AS_NOT_AFTER:
             window = nxt[:5]
             if nxt[0] in ("someone", "somebody") or any(w in _PERSON_NOUN_HINT for w in window) or \
-                    any(w in (",", "i", "myself") for w in window):
+                    any(w in (",", "i", "myself", ".") for w in window):
                 return i, "as", None
         if low == "here" and nxt[:1] == ["in"] and len(toks) > i + 2 and toks[i + 2].is_alpha:
             return i, "here", "demographics"
@@ -480,7 +480,8 @@ class RulesExtractor:
                                                                  "now", "next", "this", "but", "so", "-", "year")):
                 return i, "age", "demographics"
             return None
-        if word in ("from", "based") or (word == "in" and j + 1 < len(toks) and toks[j + 1].pos_ == "PROPN"):
+        if word in ("from", "based") or (word == "in" and j + 1 < len(toks) and (
+                toks[j + 1].pos_ == "PROPN" or toks[j + 1].text[:1].isupper())):
             return i, "be", "demographics"
         if word in ("a", "an"):
             nxt = after[:2]
@@ -571,7 +572,7 @@ def _category(lows: set, kind: str) -> str:
             return name
     return {"identity": "occupation_education", "be": "personality", "have": "family_relationships",
             "verb": "interests_hobbies", "progressive": "life_situation", "past": "demographics",
-            "as": "demographics", "my": "family_relationships", "my-kin": "family_relationships",
+            "as": "occupation_education", "my": "family_relationships", "my-kin": "family_relationships",
                 "we": "life_situation"}.get(kind, "other")
 
 

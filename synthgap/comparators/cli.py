@@ -295,7 +295,7 @@ def verify(attributes, source, label_file, item, label, unsure, folds, seed, ski
 
     from ..corpora import load
     from ..errors import SynthgapError
-    from ..extractors.rules import RulesExtractor, user_turns
+    from ..extractors.rules import RulesExtractor, findings_by_turn
     from ..outputs import write_manifest
     from ..records import RecordError, UserHistory, read_jsonl
     from .embedding import Embedder
@@ -313,13 +313,7 @@ def verify(attributes, source, label_file, item, label, unsure, folds, seed, ski
     if missing:
         raise SynthgapError(f"{attributes}: {len(missing)} users are not in {source} (first: {missing[0]!r})")
     attrs = [users[h.user_id].attributes for h in histories]
-    rules = RulesExtractor()
-    places = [(k, c, t, text) for k, h in enumerate(histories) for c, t, text in user_turns(h)]
-    findings: list[dict] = [{} for _ in histories]
-    for (k, c, t, _), found in zip(places, rules.extract_texts([p[3] for p in places])):
-        if found:
-            findings[k][(c, t)] = found
-    assessed = assess_histories(histories, attrs, findings)
+    assessed = assess_histories(histories, attrs, findings_by_turn(RulesExtractor(), histories))
     flat = [(h.user_id, a, s) for h, per_a, per_s in zip(histories, attrs, assessed) for a, s in zip(per_a, per_s)]
     n = len(flat)
     summary = {"attributes": n, "flagged": sum(s.flag for _, _, s in flat),

@@ -182,7 +182,7 @@ class ExtractionComparison:
     def prepare(self, label: str, histories: list[UserHistory]) -> CorpusExtraction:
         """Extract, match to gold, assess overgeneralization and build the per-user rows of one corpus."""
         from ..extractors.matching import Item, match_users
-        from ..extractors.rules import RulesExtractor, user_turns
+        from ..extractors.rules import RulesExtractor, findings_by_turn
 
         cfg = self.config
         histories = self._sample(histories, label)
@@ -199,13 +199,7 @@ class ExtractionComparison:
             corpus.match = report.pairs
             corpus.match_report = report.to_json()
         self.rules = self.rules or RulesExtractor()
-        places = [(h, c, t, text) for h, hist in enumerate(histories) for c, t, text in user_turns(hist)]
-        found = self.rules.extract_texts([p[3] for p in places])
-        findings: list[dict] = [{} for _ in histories]
-        for (h, c, t, _), items in zip(places, found):
-            if items:
-                findings[h][(c, t)] = items
-        corpus.assessments = assess_histories(histories, attributes, findings)
+        corpus.assessments = assess_histories(histories, attributes, findings_by_turn(self.rules, histories))
         supported = support(histories, attributes, self.embed, cfg.support_threshold)
         corpus.rows = user_rows(corpus, supported, corpus.assessments)
         return corpus

@@ -676,16 +676,22 @@ def findings_to_attributes(findings: Iterable[tuple[str, int, Finding]], prefix:
     return list(merged.values())
 
 
-def extract_histories(extractor: RulesExtractor, histories: Sequence[UserHistory]) -> list[list[Attribute]]:
-    """Attributes per history, all user turns parsed in one spaCy stream."""
+def findings_by_turn(extractor: RulesExtractor, histories: Sequence[UserHistory]) -> list[dict]:
+    """Per history: (conversation id, turn) -> the findings in that user turn (turns without any left out);
+    all user turns are parsed in one spaCy stream."""
     places = [(h, c, t, text) for h, hist in enumerate(histories) for c, t, text in user_turns(hist)]
-    found = extractor.extract_texts([p[3] for p in places])
-    per: list[list] = [[] for _ in histories]
-    for (h, conv_id, turn, _), items in zip(places, found):
-        per[h].extend((conv_id, turn, f) for f in items)
-    return [findings_to_attributes(items) for items in per]
+    per: list[dict] = [{} for _ in histories]
+    for (h, conv_id, turn, _), items in zip(places, extractor.extract_texts([p[3] for p in places])):
+        if items:
+            per[h][(conv_id, turn)] = items
+    return per
 
 
-__all__ = ["Finding", "RulesExtractor", "VERSION", "category_of", "extract_histories", "findings_to_attributes",
-    "load_spacy",
-           "third_person", "user_turns"]
+def extract_histories(extractor: RulesExtractor, histories: Sequence[UserHistory]) -> list[list[Attribute]]:
+    """Attributes per history, in reading order."""
+    return [findings_to_attributes((c, t, f) for (c, t), items in found.items() for f in items)
+            for found in findings_by_turn(extractor, histories)]
+
+
+__all__ = ["Finding", "RulesExtractor", "VERSION", "category_of", "extract_histories", "findings_by_turn",
+           "findings_to_attributes", "load_spacy", "third_person", "user_turns"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -22,7 +22,6 @@ class Engines:
     main: Cached
     second: Optional[Cached] = None
     cache: Optional[RequestCache] = None
-    started: float = field(default_factory=time.perf_counter)
     load_seconds: float = 0.0
 
     def info(self) -> dict:

@@ -268,3 +268,15 @@ def test_verify_cli_scores_flags_and_a_verifier_against_labels(tmp_path):
     broken.write_text(labels.read_text().splitlines()[0] + "\n{oops\n")
     result = run_cli("verify", attrs, "--source", convs, "--labels", broken)
     assert result.exit_code == 1 and "broken.jsonl" in result.output and "line 2" in result.output
+
+
+def test_vague_statements_are_sent_back():
+    from synthgap.extractors.llm import vague
+
+    assert vague("The user is a person.") and vague("The user ...") and not vague("The user keeps bees.")
+    answers = iter([{"statement": "The user is a person.", "reason": "r", "confidence": 0.9, "evidence": ["T1"]},
+                    {"statement": "The user keeps bees.", "reason": "r", "confidence": 0.9, "evidence": ["T1"]}])
+    backend = ScriptedBackend(lambda r: json.dumps({"attributes": [next(answers)]}))
+    (attrs,) = LLMExtractor(backend).extract([history("u", [("user", "My bees swarmed again!")])])
+    assert [a.statement for a in attrs] == ["The user keeps bees."]
+    assert "says nothing specific" in backend.calls[1][0].messages[-1]["content"]

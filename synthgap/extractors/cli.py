@@ -17,6 +17,8 @@ def extractor_options(func):
                      help="llm: drop statements the model is less confident of"),
         click.option("--merge-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.7, show_default=True,
                      help="llm: statements of one user at this cosine similarity or more are one attribute"),
+        click.option("--prompts", "prompt_dirs", multiple=True, type=click.Path(file_okay=False),
+                     help="llm: directory whose extract_attributes.j2 replaces the built-in prompt"),
         click.option("--extract-batch", type=click.IntRange(min=1), default=16, show_default=True,
                      help="llm: users per engine call (the request cache is committed after each)"),
     ]
@@ -36,15 +38,18 @@ def build_extractor(name: str, options: dict, *, seed: int = 0, no_cache: bool =
             (lambda: None)
     from ..llm.factory import BackendSpec, spec_from_options
     from ..llm.run import open_engines
-    from .llm import LLMExtractConfig, LLMExtractor
+    from .llm import PROMPT, LLMExtractConfig, LLMExtractor
 
     base = BackendSpec(kind="llamacpp", model="qwen2.5-coder-0.5b")
     spec = spec_from_options(options, "llm-", base) or base
     engines = open_engines(spec, no_cache=no_cache, cache_dir=cache_dir)
     config = LLMExtractConfig(confidence_threshold=options.pop("confidence_threshold"),
                               merge_threshold=options.pop("merge_threshold"), seed=seed)
+    from ..llm.prompts import PromptLibrary
+
     batch = options.pop("extract_batch")
-    extractor = LLMExtractor(engines.main, config, embed=embed, log=failures)
+    prompts = PromptLibrary(options.pop("prompt_dirs", ()) or ())
+    extractor = LLMExtractor(engines.main, config, prompts=prompts, embed=embed, log=failures)
 
     def extract(histories):
         out = []
@@ -54,14 +59,15 @@ def build_extractor(name: str, options: dict, *, seed: int = 0, no_cache: bool =
         extractor.log.check(final=True)
         return out
 
-    info = {"extractor": "llm", "engine": engines.info(), "config": vars(config), "stats": extractor.stats,
+    info = {"extractor": "llm", "engine": engines.info(),
+            "config": {**vars(config), "prompt": prompts.identity([PROMPT])}, "stats": extractor.stats,
             "cache": engines.cache_stats, "engine_stats": engines.engine_stats}
     return extract, info, engines.close
 
 
 def _strip(options: dict) -> None:
     for key in ("confidence_threshold", "merge_threshold", "extract_batch", "llm_backend", "llm_model",
-                "llm_base_url"):
+                "llm_base_url", "prompt_dirs"):
         options.pop(key, None)
 
 

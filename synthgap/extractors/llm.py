@@ -84,6 +84,17 @@ def windows(history: UserHistory, max_chars: int, turn_chars: int) -> list[list[
     return out
 
 
+_EMPTY_WORDS = {"the", "user", "is", "a", "an", "person", "human", "someone", "who", "individual", "people", "being",
+                "somebody", "they", "likes", "has", "with", "and", "of"}
+
+
+def vague(statement: str) -> bool:
+    """A statement with no content beyond "The user is a person" (or a copied placeholder "The user ...")."""
+    if "..." in statement or "…" in statement:
+        return True
+    return not (set(re.findall(r"[a-z']+", statement.lower())) - _EMPTY_WORDS)
+
+
 def _norm(text: str) -> str:
     return re.sub(r"\W+", " ", text.lower()).strip()
 
@@ -167,6 +178,9 @@ class LLMExtractor:
             for item in value.get("attributes", []):
                 if not item["statement"].strip().startswith("The user"):
                     return f"every statement must start with \"The user\", not {item['statement'][:40]!r}"
+                if vague(item["statement"]):
+                    return (f"{item['statement']!r} says nothing specific: name the detail the messages show, "
+                            "or leave the statement out")
                 unknown = [e for e in item["evidence"] if e not in ids]
                 if unknown:
                     return f"evidence ids must be among {', '.join(sorted(ids))}; unknown: {', '.join(unknown[:5])}"
@@ -209,4 +223,4 @@ class LLMExtractor:
 
 
 __all__ = ["LLMExtractConfig", "LLMExtractor", "PROMPT", "WindowTurn", "extraction_schema", "merge_statements",
-           "windows"]
+           "vague", "windows"]

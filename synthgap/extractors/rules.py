@@ -29,7 +29,8 @@ _BE = {"am", "'m", "’m", "m", "was"}
 _HAVE = {"have", "'ve", "’ve", "ve", "has", "got", "had"}
 _I = {"i"}
 _NEG = {"not", "n't", "nt", "never", "no"}
-_SKIP_ADV = {"really", "also", "just", "still", "mostly", "only", "definitely", "actually", "honestly", "pretty",
+_SKIP_ADV = {"somewhat", "fairly", "simply",
+             "really", "also", "just", "still", "mostly", "only", "definitely", "actually", "honestly", "pretty",
              "usually", "always", "generally", "currently", "now", "even", "kind", "kinda", "sort", "of", "so",
              "very", "quite", "a", "bit", "basically", "literally", "totally", "truly", "already", "personally",
              "recently", "finally", "originally", "sometimes", "often", "rarely", "mainly", "probably"}
@@ -47,7 +48,8 @@ _NOT_DISCLOSURE = {"sure", "sorry", "glad", "happy", "curious", "wondering", "tr
                    "touched", "grateful", "thankful", "pleased", "open", "aware", "unaware", "positive", "correct",
                    "agree", "agreed", "confident", "skeptical", "down", "game", "all", "alright", "great", "well",
                    "fantastic", "awesome", "amazing", "sorry", "honored", "moved", "disappointed", "upset", "angry",
-                   "mad", "annoyed", "frustrated", "curious", "uncertain", "hesitant", "inclined", "unable", "one",
+                   "mad", "annoyed", "frustrated", "curious", "uncertain", "unfamiliar", "bad", "tired", "glad",
+                   "hesitant", "inclined", "unable", "one",
                    "more", "less", "much", "definitely", "totally", "absolutely", "leaning", "saddened", "heartbroken"}
 # "I'm interested in", "I'm into", "I'm on (keto)", "I'm in (Leeds)" are disclosures after all
 _BE_KEEP = {"interested", "into", "on", "in", "at", "from", "free", "working", "raising", "learning", "studying",
@@ -82,7 +84,7 @@ _STATE_VERBS = {"work", "live", "speak", "study", "teach", "eat", "drink", "foll
                 "support", "care", "look", "keep", "wear", "rely", "suffer", "struggle", "hike", "bake",
                 "paint", "write", "draw", "knit", "sew", "garden", "fish", "train", "lift", "dance", "sing",
                 "collect", "code", "program", "drive", "commute", "belong", "come", "grew", "grow", "go", "know",
-                "can", "make", "manage", "run", "raise", "homeschool", "avoid", "need", "do", "only",
+                "make", "manage", "run", "raise", "homeschool", "avoid", "need", "do", "only",
                 "stay", "share", "attend", "serve", "lead", "head", "own"}
 _NEED_OBJECT = {"believe": {"in"}, "need": {"glasses", "a", "to"}, "go": {"to"}, "do": {"a", "an", "keto",
                 "intermittent", "some", "yoga",
@@ -141,6 +143,8 @@ _WE_HAVE = {"kids", "children", "a", "two", "three", "four", "no", "got", "grand
             "twins", "good", "one"}
 _WE_ARE = {"married", "engaged", "expecting", "comfortable", "getting", "living", "renting", "vegan", "vegetarian",
            "retired", "moving", "struggling", "broke", "divorced", "separated", "homeschooling", "pregnant"}
+_DANGLING = {"not", "n't", "nt", "am", "'m", "m", "is", "have", "'ve", "ve", "do", "does", "been", "a", "an", "the",
+             "my"}
 _FILLERS = {"and", "but", "so", "honestly", "well", "also", "oh", "ok", "okay", "yeah", "hi", "hey", "btw", "like",
             "um", "uh", "anyway", "also", "fyi", "tbh", "just"}
 _NO_WORDS = {"access", "needs", "dietary", "restrictions", "allergies", "injuries", "health", "problems", "kids",
@@ -306,7 +310,7 @@ class RulesExtractor:
             for k, (i, kind, category) in enumerate(anchors):
                 stop = anchors[k + 1][0] if k + 1 < len(anchors) else len(tokens)
                 clause = _trim(tokens, i, stop, cut_at_comma=kind in ("as", "here"))
-                if sum(not t.is_punct for t in clause) < 2:
+                if sum(not t.is_punct for t in clause) < 2 or _lower(clause[-1]) in _DANGLING:
                     continue
                 text = doc.text[clause[0].idx:clause[-1].idx + len(clause[-1].text)]
                 lows = {_lower(t) for t in clause} | {t.lemma_.lower() for t in clause}
@@ -377,9 +381,10 @@ class RulesExtractor:
 
     def _after_i(self, toks: list, i: int) -> Optional[tuple[int, str, Optional[str]]]:
         j = i + 1
-        while j < len(toks) and _lower(toks[j]) in ("'d", "d", "would") and j + 1 < len(toks) \
-                and _lower(toks[j + 1]) == "say":  # "I'd say I'm ..." : the next "I" anchors
-            return None
+        if j + 1 < len(toks) and _lower(toks[j]) in ("'d", "d", "would") and _lower(toks[j + 1]) == "say":
+            return None  # "I'd say I'm ...": the next "I" anchors
+        while j < len(toks) and _lower(toks[j]) in _SKIP_ADV - {"a", "of", "kind", "sort", "bit", "so"}:
+            j += 1  # "I really am", "I also have", "I mostly listen"
         words = [_lower(t) for t in toks[j:j + 8]]
         if not words:
             return None
@@ -402,23 +407,13 @@ class RulesExtractor:
             verb = rest[1]
             if first == "did" and verb not in ("finish", "graduate", "go"):
                 return None
+            if verb in _NEED_OBJECT and not (set(rest[2:4]) & _NEED_OBJECT[verb]):
+                return None
             return (i, "verb", None) if verb in _STATE_VERBS | {"have", "eat", "drink", "drive", "smoke"} and \
                 verb not in ("know", "like", "need", "do", "go") else None
         if first in ("ca", "can", "cannot") and rest:
             verb = rest[1] if rest[0] in _NEG and len(rest) > 1 else rest[0]
             return (i, "verb", None) if verb in _CAN_VERBS else None
-        if first in _SKIP_ADV:
-            k = j
-            while k < len(toks) and _lower(toks[k]) in _SKIP_ADV:
-                k += 1
-            if k < len(toks) and _lower(toks[k]) in _BE | _HAVE:
-                sub = self._after_i_from(toks, i, k)
-                return sub
-            if k >= len(toks):
-                return None
-            first = _lower(toks[k])
-            rest = [_lower(t) for t in toks[k + 1:k + 8]]
-            j = k
         tag = toks[j].tag_
         if first == "just" or first == "turned":
             return (i, "age", "demographics") if any(t.like_num for t in toks[j:j + 3]) else None
@@ -446,21 +441,13 @@ class RulesExtractor:
                 "that", "how", "what", "it", "this", "these", "those", "the", "your", "you", "when", "which", "where",
                 "why", "if", "both", "all", "them", "him", "her"):
             return None
-        if verb in ("like", "love") and rest[:1] == ["to"] and len(rest) > 1 and rest[1] in (
-                "know", "ask", "see", "get", "learn", "find", "understand", "have", "try", "make", "hear"):
+        if verb in ("like", "love", "hate") and rest[:1] == ["to"] and len(rest) > 1 and rest[1] in (
+                "know", "ask", "see", "get", "learn", "find", "understand", "have", "try", "make", "hear", "say",
+                "be", "admit", "bother", "think", "help", "donate", "give", "add", "point", "share"):
             return None
         if verb == "work" and rest and rest[0] in ("on", "through", "with", "out") :
             return None
         return i, "verb", None
-
-    def _after_i_from(self, toks, i, k):  # noqa: D401
-        """"I really am ..." / "I also have ...": the be/have branch after skipped adverbs."""
-        word = _lower(toks[k])
-        if word in _BE:
-            return self._after_be(toks, i, k + 1, past=word == "was")
-        if not _possession(toks, k + 1):
-            return None
-        return i, "have", None
 
     def _after_be(self, toks: list, i: int, j: int, past: bool) -> Optional[tuple[int, str, Optional[str]]]:
         while j < len(toks) and _lower(toks[j]) in _SKIP_ADV - {"a", "of", "so", "still", "not"}:

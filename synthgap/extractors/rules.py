@@ -228,7 +228,8 @@ _AS_NOT = {"result", "whole", "reminder", "example", "matter", "rule", "side", "
 
 _AS_NOT_AFTER = {"such", "same", "just", "well", "so", "as", "work", "works", "worked", "working", "serve", "served",
                  "employed", "hired", "volunteer", "started", "job", "trained", "qualified", "me", "him", "her",
-                 "them", "it", "this", "that"}
+                 "them", "it", "this", "that", "count", "counts", "counted", "treat", "treated", "see", "seen",
+                 "known", "regarded", "described", "act", "acts", "acting", "use", "used", "serves"}
 _TIME_WORDS = {"at", "the", "moment", "right", "now", "these", "days", "currently", "lately"}
 _THIRD_PERSON_IRREGULAR = {"have": "has", "'ve": "has", "’ve": "has", "ve": "has", "be": "is", "am": "is",
                            "'m": "is", "’m": "is", "m": "is", "do": "does", "go": "goes", "can": "can",

@@ -99,7 +99,7 @@ def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match
     if extraction:
         extraction_info = _extraction(results, samples, roles, extraction, extraction_users, persona_files,
                                       gold_categories, extractor_opts, seed, bootstrap, model, no_cache, cache_dir,
-                                      skip_bad, empty_turns, comparison, log)
+                                      skip_bad, empty_turns, comparison, log, outdir)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     with AtomicWriter(out / "results.json") as fh:
@@ -123,7 +123,7 @@ def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match
 
 
 def _extraction(results, samples, roles, extractor, users, persona_files, gold_categories, options, seed, bootstrap,
-                model, no_cache, cache_dir, skip_bad, empty_turns, comparison, log) -> dict:
+                model, no_cache, cache_dir, skip_bad, empty_turns, comparison, log, outdir) -> dict:
     """Extraction difficulty and overgeneralization for every corpus; adds to `results` in place."""
     from ..corpora import load
     from ..extractors.cli import build_extractor
@@ -134,8 +134,18 @@ def _extraction(results, samples, roles, extractor, users, persona_files, gold_c
     started = time.perf_counter()
     embedder = Embedder(model, cache=not no_cache, cache_path=cache_dir)
     personas = {p.id: p for f in persona_files for p in read_personas(f)}
+    from ..llm.structured_run import FailureLog
+
+    failures = FailureLog(path=Path(outdir) / "extraction.failures.jsonl",
+                          max_failure_rate=options.pop("max_failure_rate"))
+    if failures.path.exists():
+        failures.path.unlink()
+    if extractor == "rules":
+        from ..extractors.cli import _strip
+
+        _strip(options)
     run, info, close = build_extractor(extractor, options, seed=seed, no_cache=no_cache, cache_dir=cache_dir,
-                                       embed=embedder.embed, log=log)
+                                       embed=embedder.embed, log=log, failures=failures)
     cats = [c.strip() for c in gold_categories.split(",") if c.strip()] if gold_categories else None
     config = ExtractionConfig(extractor=extractor, sample_users=users, bootstrap=bootstrap, seed=seed,
                               gold_categories=cats)

@@ -17,6 +17,9 @@ def extractor_options(func):
                      help="llm: drop statements the model is less confident of"),
         click.option("--merge-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.7, show_default=True,
                      help="llm: statements of one user at this cosine similarity or more are one attribute"),
+        click.option("--max-failure-rate", type=click.FloatRange(0, 1), default=0.2, show_default=True,
+                     help="llm: stop when more than this share of windows failed (the failures are written "
+                          "beside the output)"),
         click.option("--prompts", "prompt_dirs", multiple=True, type=click.Path(file_okay=False),
                      help="llm: directory whose extract_attributes.j2 replaces the built-in prompt"),
         click.option("--extract-batch", type=click.IntRange(min=1), default=16, show_default=True,
@@ -67,7 +70,7 @@ def build_extractor(name: str, options: dict, *, seed: int = 0, no_cache: bool =
 
 def _strip(options: dict) -> None:
     for key in ("confidence_threshold", "merge_threshold", "extract_batch", "llm_backend", "llm_model",
-                "llm_base_url", "prompt_dirs"):
+                "llm_base_url", "prompt_dirs", "max_failure_rate"):
         options.pop(key, None)
 
 
@@ -83,11 +86,8 @@ def _strip(options: dict) -> None:
               help="what to do with turns without text (default: the format's own rule)")
 @click.option("--no-cache", is_flag=True, help="llm: ask the engine again for everything, and store nothing")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="cache folder (default ~/.cache/synthgap)")
-@click.option("--max-failure-rate", type=click.FloatRange(0, 1), default=0.2, show_default=True,
-              help="llm: stop when more than this share of windows failed (failures go to OUTPUT.failures.jsonl)")
 @extractor_options
-def extract(source, extractor, output, sample_users, seed, skip_bad, empty_turns, no_cache, cache_dir,
-            max_failure_rate, **options):
+def extract(source, extractor, output, sample_users, seed, skip_bad, empty_turns, no_cache, cache_dir, **options):
     """Extract "The user ..." attributes from every user's turns of SOURCE.
 
     rules: spaCy self-disclosure patterns (fast, deterministic). llm: the model returns statements
@@ -120,7 +120,8 @@ def extract(source, extractor, output, sample_users, seed, skip_bad, empty_turns
         fails.unlink()
     run, info, close = build_extractor(extractor, options, seed=seed, no_cache=no_cache, cache_dir=cache_dir,
                                        embed=embedder.embed if embedder else None, log=log,
-                                       failures=FailureLog(path=fails, max_failure_rate=max_failure_rate))
+                                       failures=FailureLog(path=fails,
+                                                           max_failure_rate=options.pop("max_failure_rate")))
     try:
         t0 = time.perf_counter()
         attributes = run(histories)

@@ -111,6 +111,7 @@ def extract(source, extractor, output, sample_users, seed, skip_bad, empty_turns
         rng = np.random.default_rng([seed, *b"extract"])
         histories = [histories[i] for i in sorted(rng.choice(len(histories), sample_users, replace=False))]
     embedder = Embedder(cache=not no_cache, cache_path=cache_dir) if extractor == "llm" else None
+    max_failure_rate = options.pop("max_failure_rate")
     if extractor == "rules":
         _strip(options)
     from ..llm.structured_run import FailureLog, failures_path
@@ -120,8 +121,7 @@ def extract(source, extractor, output, sample_users, seed, skip_bad, empty_turns
         fails.unlink()
     run, info, close = build_extractor(extractor, options, seed=seed, no_cache=no_cache, cache_dir=cache_dir,
                                        embed=embedder.embed if embedder else None, log=log,
-                                       failures=FailureLog(path=fails,
-                                                           max_failure_rate=options.pop("max_failure_rate")))
+                                       failures=FailureLog(path=fails, max_failure_rate=max_failure_rate))
     try:
         t0 = time.perf_counter()
         attributes = run(histories)

@@ -57,7 +57,8 @@ class CorpusExtraction:
     gold: Optional[list]  # per history: list of matching Items, or None when the corpus has no gold
     rows: np.ndarray = field(default=None, repr=False)
     assessments: list = field(default_factory=list, repr=False)
-    match: dict = field(default_factory=dict)
+    match: dict = field(default_factory=dict)  # user -> matched (extracted, gold, similarity) pairs
+    match_report: dict = field(default_factory=dict)  # overall / by category / by style
 
 
 def gold_items(history: UserHistory, personas: dict, categories: Optional[Sequence[str]]) -> Optional[list]:
@@ -124,12 +125,11 @@ def user_rows(corpus: CorpusExtraction, supported: list, assessments: list[list[
         a = assessments[h]
         pairs = corpus.match.get(hist.user_id, [])
         gold = corpus.gold[h] if corpus.gold is not None and corpus.gold[h] is not None else None
-        rows.append([user_tokens(hist), len(attrs),
-                     sum(1 for x in a if x.turns <= 1 and x.conversations <= 1 and x.turns > 0),
-                     sum(x.hedged for x in a), sum(s is not None for s in supported[h]), sum(bool(s) for s in
-                                                                                          supported[h]),
-                     sum(x.flag for x in a), len(pairs), len(attrs) if gold is not None else 0,
-                     len(gold) if gold is not None else 0])
+        single = sum(1 for x in a if x.turns == 1)
+        with_evidence = sum(s is not None for s in supported[h])
+        rows.append([user_tokens(hist), len(attrs), single, sum(x.hedged for x in a), with_evidence,
+                     sum(bool(s) for s in supported[h]), sum(x.flag for x in a), len(pairs),
+                     len(attrs) if gold is not None else 0, len(gold) if gold is not None else 0])
     return np.asarray(rows, dtype=float).reshape(len(rows), len(_COLS))
 
 

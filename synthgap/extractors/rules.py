@@ -299,10 +299,16 @@ class RulesExtractor:
 
     # -- texts ----------------------------------------------------------------------------------
 
-    def extract_texts(self, texts: Sequence[str]) -> list[list[Finding]]:
-        """The findings of each text (texts are cut at `max_chars`)."""
-        docs = self.nlp.pipe((t[:self.max_chars] for t in texts), batch_size=self.batch_size)
-        return [list(self._doc(doc)) for doc in docs]
+    def extract_texts(self, texts: Sequence[str], description: str = "rules extraction") -> list[list[Finding]]:
+        """The findings of each text (texts are cut at `max_chars`); a progress bar on a terminal."""
+        from ..progress import count_progress
+
+        out = []
+        with count_progress(len(texts), description) as advance:
+            for doc in self.nlp.pipe((t[:self.max_chars] for t in texts), batch_size=self.batch_size):
+                out.append(list(self._doc(doc)))
+                advance(1)
+        return out
 
     def _doc(self, doc) -> Iterator[Finding]:
         for sent in (doc.sents if doc.has_annotation("SENT_START") else [doc[:]]):

@@ -149,8 +149,6 @@ _FILLERS = {"and", "but", "so", "honestly", "well", "also", "oh", "ok", "okay", 
             "um", "uh", "anyway", "also", "fyi", "tbh", "just"}
 _NO_WORDS = {"access", "needs", "dietary", "restrictions", "allergies", "injuries", "health", "problems", "kids",
              "children", "pets", "siblings", "religion", "degree", "car", "partner", "job"}
-_STATE_WORDS_WE = {"live", "have", "'re", "’re", "re", "are", "rent", "own", "eat", "earn", "make", "moved",
-                   "got", "'ve", "’ve", "ve", "keep", "homeschool", "were"}
 
 _CATEGORIES: list[tuple[str, frozenset]] = [
     ("answer_preferences", frozenset({"answer", "answers", "responses", "explanations", "tone", "format", "bullet",
@@ -230,7 +228,6 @@ _AS_NOT_AFTER = {"such", "same", "just", "well", "so", "as", "work", "works", "w
                  "employed", "hired", "volunteer", "started", "job", "trained", "qualified", "me", "him", "her",
                  "them", "it", "this", "that", "count", "counts", "counted", "treat", "treated", "see", "seen",
                  "known", "regarded", "described", "act", "acts", "acting", "use", "used", "serves"}
-_TIME_WORDS = {"at", "the", "moment", "right", "now", "these", "days", "currently", "lately"}
 _THIRD_PERSON_IRREGULAR = {"have": "has", "'ve": "has", "’ve": "has", "ve": "has", "be": "is", "am": "is",
                            "'m": "is", "’m": "is", "m": "is", "do": "does", "go": "goes", "can": "can",
                            "ca": "can", "wo": "will", "'d": "would", "’d": "would", "d": "would", "was": "was",
@@ -241,7 +238,6 @@ _PRONOUNS = {"i": "the user", "me": "them", "my": "their", "mine": "theirs", "my
              "we": "they", "us": "them", "our": "their", "ours": "theirs", "ourselves": "themselves",
              "your": "the assistant's", "you": "the assistant"}
 _NOT_FORMS = {"n't": "not", "nt": "not", "’t": "not"}
-_NO_SPACE_BEFORE = {",", ".", "!", "?", ";", ":", ")", "'s", "’s", "%"}
 
 
 @dataclass(frozen=True)

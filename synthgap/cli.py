@@ -44,6 +44,7 @@ def _register() -> None:
     from .extractors.cli import extract
     from .generators.cli import generate, variants
     from .personas.cli import personas
+    from .reports.cli import report
 
     cli.add_command(corpus)
     cli.add_command(personas)
@@ -53,6 +54,7 @@ def _register() -> None:
     cli.add_command(agreement)
     cli.add_command(extract)
     cli.add_command(verify)
+    cli.add_command(report)
 
 
 _register()

@@ -1,0 +1,87 @@
+"""What every report format shows, computed once from results.json: rows per family, numbers
+formatted one way, and a plain-words verdict per metric."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+FAMILY_ORDER = ("embedding", "style", "extraction", "overgeneralization", "agreement")
+FAMILY_TITLES = {"embedding": "Embedding distribution", "style": "Style", "extraction": "Attribute extraction",
+                 "overgeneralization": "Overgeneralization", "agreement": "Agreement"}
+
+
+def fmt(x, digits: int = 3) -> str:
+    """One number format for every table: 3 decimals below 10, fewer above, a dash for missing."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    x = float(x)
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if abs(x) >= 100:
+        return f"{x:.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    return f"{x:.{digits}f}"
+
+
+def fmt_ci(ci) -> str:
+    return "–" if not ci else f"[{fmt(ci[0])}, {fmt(ci[1])}]"
+
+
+def verdict(metric: dict) -> str:
+    """The gap in plain words, from the yardstick comparison."""
+    ratio = metric.get("ratio_to_baseline")
+    if metric.get("beyond_baseline"):
+        return "beyond real-vs-real variation"
+    if ratio is None:
+        same = metric.get("real_vs_synthetic") == metric.get("real_vs_real")
+        return "no difference" if same else "no baseline to compare"
+    if ratio <= 1.5:
+        return "within real-vs-real variation"
+    return "larger than real-vs-real, within its uncertainty"
+
+
+def family_of(metric: dict) -> str:
+    """The report section of a metric (overgeneralization is its own section though computed with extraction)."""
+    if metric["family"] == "extraction" and "overgeneralization" in metric["name"]:
+        return "overgeneralization"
+    return metric["family"]
+
+
+@dataclass
+class Row:
+    synthetic: str
+    family: str
+    name: str
+    value: str
+    ci: str
+    baseline: str
+    baseline_ci: str
+    ratio: str
+    verdict: str
+    beyond: Optional[bool]
+
+
+def rows(results: dict) -> list[Row]:
+    """Every metric of every synthetic corpus, in family order, as formatted rows."""
+    out = []
+    for m in results.get("metrics", []):
+        ratio = m.get("ratio_to_baseline")
+        out.append(Row(m["synthetic"], family_of(m), m["name"], fmt(m["real_vs_synthetic"]), fmt_ci(m["ci95"]),
+                       fmt(m["real_vs_real"]), fmt_ci(m["real_vs_real_ci95"]),
+                       "–" if ratio is None else (">100" if ratio > 100 else fmt(ratio, 2)), verdict(m),
+                       m.get("beyond_baseline")))
+    order = {f: i for i, f in enumerate(FAMILY_ORDER)}
+    return sorted(out, key=lambda r: (r.synthetic, order.get(r.family, len(order))))
+
+
+def families(results: dict) -> list[str]:
+    present = {family_of(m) for m in results.get("metrics", [])}
+    if results.get("agreement"):
+        present.add("agreement")
+    return [f for f in FAMILY_ORDER if f in present] + sorted(present - set(FAMILY_ORDER))
+
+
+__all__ = ["FAMILY_ORDER", "FAMILY_TITLES", "Row", "families", "family_of", "fmt", "fmt_ci", "rows", "verdict"]

@@ -134,18 +134,9 @@ def _extraction(results, samples, roles, extractor, users, persona_files, gold_c
     started = time.perf_counter()
     embedder = Embedder(model, cache=not no_cache, cache_path=cache_dir)
     personas = {p.id: p for f in persona_files for p in read_personas(f)}
-    from ..llm.structured_run import FailureLog
-
-    failures = FailureLog(path=Path(outdir) / "extraction.failures.jsonl",
-                          max_failure_rate=options.pop("max_failure_rate"))
-    if failures.path.exists():
-        failures.path.unlink()
-    if extractor == "rules":
-        from ..extractors.cli import _strip
-
-        _strip(options)
     run, info, close = build_extractor(extractor, options, seed=seed, no_cache=no_cache, cache_dir=cache_dir,
-                                       embed=embedder.embed, log=log, failures=failures)
+                                       embed=embedder.embed, log=log,
+                                       failures_file=Path(outdir) / "extraction.failures.jsonl")
     cats = [c.strip() for c in gold_categories.split(",") if c.strip()] if gold_categories else None
     config = ExtractionConfig(extractor=extractor, sample_users=users, bootstrap=bootstrap, seed=seed,
                               gold_categories=cats)

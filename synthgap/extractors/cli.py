@@ -31,11 +31,20 @@ def extractor_options(func):
 
 
 def build_extractor(name: str, options: dict, *, seed: int = 0, no_cache: bool = False, cache_dir=None,
-                    embed=None, log=lambda m: None, failures=None):
-    """(extract function over histories, info dict, close function) for "rules" or "llm"."""
+                    embed=None, log=lambda m: None, failures_file=None):
+    """(extract function over histories, info dict, close function) for "rules" or "llm".
+
+    `options` are the parsed `extractor_options` (consumed); LLM failures go to `failures_file`
+    (an old one is removed first).
+    """
+    from ..llm.structured_run import FailureLog
     from .rules import RulesExtractor, extract_histories
 
+    failures = FailureLog(path=failures_file, max_failure_rate=options.pop("max_failure_rate"))
+    if failures_file is not None and failures.path.exists():
+        failures.path.unlink()
     if name == "rules":
+        _strip(options)
         rules = RulesExtractor()
         return (lambda hs: extract_histories(rules, hs)), {"extractor": "rules", "identity": rules.identity}, \
             (lambda: None)
@@ -69,6 +78,7 @@ def build_extractor(name: str, options: dict, *, seed: int = 0, no_cache: bool =
 
 
 def _strip(options: dict) -> None:
+    """Drop the LLM-only options (the rules extractor has none)."""
     for key in ("confidence_threshold", "merge_threshold", "extract_batch", "llm_backend", "llm_model",
                 "llm_base_url", "prompt_dirs", "max_failure_rate"):
         options.pop(key, None)
@@ -111,17 +121,11 @@ def extract(source, extractor, output, sample_users, seed, skip_bad, empty_turns
         rng = np.random.default_rng([seed, *b"extract"])
         histories = [histories[i] for i in sorted(rng.choice(len(histories), sample_users, replace=False))]
     embedder = Embedder(cache=not no_cache, cache_path=cache_dir) if extractor == "llm" else None
-    max_failure_rate = options.pop("max_failure_rate")
-    if extractor == "rules":
-        _strip(options)
-    from ..llm.structured_run import FailureLog, failures_path
+    from ..llm.structured_run import failures_path
 
-    fails = failures_path(output)
-    if fails.exists():
-        fails.unlink()
     run, info, close = build_extractor(extractor, options, seed=seed, no_cache=no_cache, cache_dir=cache_dir,
                                        embed=embedder.embed if embedder else None, log=log,
-                                       failures=FailureLog(path=fails, max_failure_rate=max_failure_rate))
+                                       failures_file=failures_path(output))
     try:
         t0 = time.perf_counter()
         attributes = run(histories)

@@ -56,6 +56,20 @@ def test_convai2_vs_synthetic_persona_chat(corpora, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["command"] == "compare" and manifest["counts"]["embedding_cache"]["unique"] > 0
     assert len(manifest["inputs"]) == 2
+    # what the figures draw: both sides on two principal components, and the style features' quantiles
+    proj = res["distributions"]["projection"]["spc"]
+    plan = res["samples"]["spc"]["embedding"]["per_side"]
+    assert proj["method"] == "pca" and len(proj["real"]) == min(plan, 400) == len(proj["synthetic"])
+    assert proj["explained_variance_ratio"][0] >= proj["explained_variance_ratio"][1] > 0
+    style = res["distributions"]["style"]["spc"]
+    levels = res["distributions"]["quantile_levels"]
+    assert levels[0] == 0 and levels[-1] == 1 and len(levels) == 51
+    for side in ("real", "synthetic"):
+        q = style[side]["length_tokens"]["quantiles"]
+        assert len(q) == 51 and q == sorted(q) and q[0] <= style[side]["length_tokens"]["mean"] <= q[-1]
+        assert style[side]["question"]["kind"] == "binary" and "quantiles" not in style[side]["question"]
+    assert style["synthetic"]["length_tokens"]["mean"] == pytest.approx(
+        metrics["length_tokens"]["details"]["synthetic_mean"], rel=1e-3)
 
 
 def test_two_halves_of_one_corpus_stay_within_the_yardstick(corpora, tmp_path):

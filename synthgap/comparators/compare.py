@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import SynthgapError
 from . import distances as D
-from .base import Metric, Result
+from .base import Metric, Result, _round
 from .embedding import Embedder, pool_units
 from .embedding_metrics import (C2STMetric, FrechetMetric, MMDMetric, MauveMetric, MemorizationMetric,
                                 PRDCMetric)
@@ -82,6 +82,40 @@ class CompareConfig:
         return [make[m]() for m in self.metrics if m in make]
 
 
+QUANTILES = np.linspace(0.0, 1.0, 51)
+PROJECTED = 400  # points per side kept for the projection figure
+
+
+def projection(real: np.ndarray, synthetic: np.ndarray, keep: int = PROJECTED) -> dict:
+    """Both sides on the first two principal components of their union (PCA keeps the figure
+    reproducible and linear: distances in it mean something, unlike t-SNE's)."""
+    from sklearn.decomposition import PCA
+
+    both = np.vstack([real, synthetic]).astype(np.float64)
+    pca = PCA(n_components=2, svd_solver="full").fit(both)
+    points = pca.transform(both)
+    r, s = points[:len(real)][:keep], points[len(real):][:keep]
+    return _round({"method": "pca", "explained_variance_ratio": pca.explained_variance_ratio_.tolist(),
+                   "real": r.tolist(), "synthetic": s.tolist()}, 4)
+
+
+def feature_summary(rows: np.ndarray, features, drop=()) -> dict:
+    """Per feature (columns in `features` order): its mean, and its quantiles at QUANTILES for
+    numeric ones (a binary one is a rate)."""
+    out = {}
+    for j, feature in enumerate(features):
+        if feature.name in drop:
+            continue
+        column = rows[:, j].astype(np.float64)
+        column = column[np.isfinite(column)]
+        item = {"kind": feature.kind, "description": feature.description,
+                "mean": float(column.mean()) if len(column) else None}
+        if feature.kind == "numeric" and len(column):
+            item["quantiles"] = np.quantile(column, QUANTILES).tolist()
+        out[feature.name] = _round(item, 5)
+    return out
+
+
 def _boot(groups, replicates: int, seed: int, tag: str) -> Bootstrap:
     return Bootstrap.draw(groups, replicates, np.random.default_rng([seed, *tag.encode()]))
 
@@ -103,6 +137,7 @@ class Comparison:
         self._baselines: dict = {}
         self._vectors: dict = {}
         self.notes: list[str] = []
+        self.distributions: dict = {}  # what the figures draw: a 2-D projection and feature quantiles
 
     # -- shared pieces ---------------------------------------------------------------------------
 
@@ -166,6 +201,7 @@ class Comparison:
         for r in results:
             if r.name == "memorization":
                 self._memorization_details(r, synthetic, plan, xa, xb, ys)
+        self.distributions.setdefault("projection", {})[synthetic.label] = projection(xa, ys)
         return results, _plan_info(plan, f"{cfg.unit} units")
 
     def _memorization_details(self, result: Result, synthetic: Sample, plan: Plan, xa, xb, ys) -> None:
@@ -194,6 +230,9 @@ class Comparison:
         fb = self._style_rows(texts_b, "real-b", plan.size)
         fs = self.analyzer.turn_features(texts_s, f"style {synthetic.label}")
         self._time("style_features", start)
+        drop = () if self.analyzer.has_ner else ("entity_rate",)
+        self.distributions.setdefault("style", {})[synthetic.label] = {
+            "real": feature_summary(fa, TURN_FEATURES, drop), "synthetic": feature_summary(fs, TURN_FEATURES, drop)}
         B, seed = cfg.bootstrap, cfg.seed
         ga, gb = [real_groups[i] for i in plan.real_a], [real_groups[i] for i in plan.real_b]
         gs = synthetic.turn_groups
@@ -266,7 +305,8 @@ class Comparison:
             models["spacy"] = self.analyzer.identity
         return {"schema": SCHEMA, "config": asdict(self.config), "real": self.real.describe(),
                 "synthetic": [dict(s.describe(), role=r) for s, r in zip(synthetics, roles)],
-                "samples": samples, "models": models, "metrics": metrics, "notes": self.notes}
+                "samples": samples, "models": models, "metrics": metrics, "notes": self.notes,
+                "distributions": {"quantile_levels": _round(list(QUANTILES)), **self.distributions}}
 
 
 def compare(real: Sample, synthetics: list[Sample], config: Optional[CompareConfig] = None, **kwargs) -> dict:

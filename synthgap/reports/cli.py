@@ -7,20 +7,14 @@ from pathlib import Path
 
 import click
 
+from .files import FORMATS
 
-@click.command()
-@click.argument("results", type=click.Path(dir_okay=False, exists=True))
-@click.option("--format", "formats", multiple=True, type=click.Choice(["md", "latex"]),
-              help="what to write (repeatable; default: all)")
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
-              help="folder for report.md and tables/*.tex")
-def report(results, formats, output):
-    """Render RESULTS.json (from `synthgap compare`) as Markdown and booktabs LaTeX tables."""
+
+def read_results(path) -> tuple[dict, dict | None]:
+    """results.json and the manifest.json beside it (None when absent); one-line errors for bad files."""
     from ..errors import SynthgapError
-    from ..records import AtomicWriter
-    from . import latex, markdown
 
-    path = Path(results)
+    path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -28,19 +22,26 @@ def report(results, formats, output):
     if not isinstance(data, dict) or "metrics" not in data:
         raise SynthgapError(f"{path}: no metrics: expected the results.json that `synthgap compare` writes")
     manifest_path = path.with_name("manifest.json")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else None
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
-    formats = formats or ("md", "latex")
-    written = []
-    if "md" in formats:
-        with AtomicWriter(out / "report.md") as fh:
-            fh.write(markdown.render(data, manifest))
-        written.append(out / "report.md")
-    if "latex" in formats:
-        (out / "tables").mkdir(exist_ok=True)
-        for name, text in latex.tables(data).items():
-            with AtomicWriter(out / "tables" / name) as fh:
-                fh.write(text)
-            written.append(out / "tables" / name)
-    click.echo(f"synthgap: wrote {', '.join(str(w) for w in written)}", err=True)
+    manifest = None
+    if manifest_path.exists():
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise SynthgapError(f"{manifest_path}: not valid JSON: {exc}") from None
+    return data, manifest
+
+
+@click.command()
+@click.argument("results", type=click.Path(dir_okay=False, exists=True))
+@click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS),
+              help="what to write (repeatable; default: all): md = report.md, latex = tables/*.tex, "
+                   "figures = figures/*.png and *.pdf, html = report.html with the figures embedded")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="folder for report.md, report.html, tables/ and figures/")
+def report(results, formats, output):
+    """Render RESULTS.json (from `synthgap compare`) as Markdown, booktabs LaTeX tables, figures and HTML."""
+    from .files import write_report
+
+    data, manifest = read_results(results)
+    written = write_report(data, manifest, output, formats or FORMATS)
+    click.echo(f"synthgap: wrote {len(written)} files to {output}", err=True)

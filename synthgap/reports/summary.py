@@ -10,6 +10,12 @@ from typing import Optional
 FAMILY_ORDER = ("embedding", "style", "extraction", "overgeneralization", "agreement")
 FAMILY_TITLES = {"embedding": "Embedding distribution", "style": "Style", "extraction": "Attribute extraction",
                  "overgeneralization": "Overgeneralization", "agreement": "Agreement"}
+YARDSTICK = ("Every gap is shown beside the same metric between two halves of the real corpus (split by author), "
+             "with bootstrap 95% intervals. A verdict says the gap is beyond real-vs-real variation only when its "
+             "whole interval lies further from the ideal than the baseline's.")
+SUMMARY_HEADER = ["synthetic", "family", "metric", "real vs synthetic", "95% CI", "real vs real", "95% CI", "ratio",
+                  "verdict"]
+FAMILY_HEADER = ["synthetic", "metric", "real vs synthetic", "95% CI", "real vs real", "95% CI", "verdict"]
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -63,6 +69,22 @@ class Row:
     verdict: str
     beyond: Optional[bool]
 
+    def summary_cells(self) -> list[str]:
+        """This row under SUMMARY_HEADER."""
+        return [self.synthetic, self.family, self.name, self.value, self.ci, self.baseline, self.baseline_ci,
+                self.ratio, self.verdict]
+
+    def family_cells(self) -> list[str]:
+        """This row under FAMILY_HEADER (a family's own section)."""
+        return [self.synthetic, self.name, self.value, self.ci, self.baseline, self.baseline_ci, self.verdict]
+
+
+@dataclass
+class Table:
+    """A table as data: column names and rows of formatted cells."""
+    header: list[str]
+    body: list[list[str]]
+
 
 def rows(results: dict) -> list[Row]:
     """Every metric of every synthetic corpus, in family order, as formatted rows."""
@@ -84,4 +106,33 @@ def families(results: dict) -> list[str]:
     return [f for f in FAMILY_ORDER if f in present] + sorted(present - set(FAMILY_ORDER))
 
 
-__all__ = ["FAMILY_ORDER", "FAMILY_TITLES", "Row", "families", "family_of", "fmt", "fmt_ci", "rows", "verdict"]
+def extraction_table(section: dict) -> Table:
+    """Per corpus statistics of results["extraction"]: one row per statistic, one column per corpus."""
+    corpora = section.get("corpora", {})
+    names = list(next(iter(corpora.values()))["statistics"]) if corpora else []
+    header = ["statistic"] + [f"{label} ({c['users']} users)" for label, c in corpora.items()]
+    body = [[n] + [f"{fmt(c['statistics'][n]['value'])} {fmt_ci(c['statistics'][n]['ci95'])}"
+                   for c in corpora.values()] for n in names]
+    return Table(header, body)
+
+
+def extractor(section: dict) -> str:
+    return str(section.get("config", {}).get("extractor", "?"))
+
+
+def agreement_tables(data: dict) -> list[Table]:
+    """results["agreement"]: mean pairwise kappa per group, then each rater's selection rate."""
+    return [Table(["group", "mean pairwise kappa"], [[g, fmt(v)] for g, v in data.get("groups", {}).items()]),
+            Table(["rater", "selection rate"], [[r, fmt(v)] for r, v in data.get("selection_rate", {}).items()])]
+
+
+def provenance(manifest: dict) -> dict:
+    """What the reports say of a manifest.json: the command line, when, which synthgap, the config fingerprint."""
+    return {"command": " ".join(map(str, manifest.get("argv", []))), "created": str(manifest.get("created", "?")),
+            "synthgap": str(manifest.get("versions", {}).get("synthgap", "?")),
+            "fingerprint": str(manifest.get("fingerprint", "?"))}
+
+
+__all__ = ["FAMILY_HEADER", "FAMILY_ORDER", "FAMILY_TITLES", "Row", "SUMMARY_HEADER", "Table", "YARDSTICK",
+           "agreement_tables", "extraction_table", "extractor", "families", "family_of", "fmt", "fmt_ci",
+           "provenance", "rows", "verdict"]

@@ -34,7 +34,7 @@ vllm-env:
 	@$(MAKE) --no-print-directory $(VLLM_STAMP) || echo "synthgap: note: no vLLM environment ($(VLLM_VENV)); the vLLM tests will skip"
 
 run: $(STAMP)
-	$(BIN)/synthgap corpus inspect sharegpt
+	$(BIN)/synthgap run -o runs/default
 
 test: $(STAMP) vllm-env
 	$(BIN)/python -m pytest

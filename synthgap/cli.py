@@ -44,6 +44,7 @@ def _register() -> None:
     from .extractors.cli import extract
     from .generators.cli import generate, variants
     from .personas.cli import personas
+    from .pipeline.cli import run
     from .reports.cli import report
 
     cli.add_command(corpus)
@@ -55,6 +56,7 @@ def _register() -> None:
     cli.add_command(extract)
     cli.add_command(verify)
     cli.add_command(report)
+    cli.add_command(run)
 
 
 _register()

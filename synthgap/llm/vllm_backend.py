@@ -55,6 +55,9 @@ class VLLMBackend(Backend):
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
             engine_args.setdefault("enforce_eager", True)
         dtype = dtype or ("auto" if gpu else "float32")
+        from .preflight import require_vllm
+
+        require_vllm(cache_folder)  # an environment that cannot import vLLM is one line, not a traceback
         try:
             from vllm import LLM
         except ImportError as exc:

@@ -165,11 +165,52 @@ def _head(source: Path, target: Path, n: int) -> None:
         fh.write("".join(lines))
 
 
+def _option(words: list[str], flag: str) -> Optional[str]:
+    """The value of `flag` in extra_args words ('--flag value' or '--flag=value'), the last one winning."""
+    value = None
+    for i, word in enumerate(words):
+        if word == flag and i + 1 < len(words):
+            value = words[i + 1]
+        elif word.startswith(flag + "="):
+            value = word.split("=", 1)[1]
+    return value
+
+
+def engines(config: RunConfig) -> list[tuple[str, Optional[str]]]:
+    """(backend kind, model) of every LLM engine a run of `config` loads, in stage order, without repeats."""
+    found: list[tuple[str, Optional[str]]] = []
+    lc = config.llm
+    if lc.enabled:
+        found.append((_option(lc.extra_args, "--backend") or lc.backend, lc.model))
+        assistant = _option(lc.extra_args, "--assistant-backend")
+        if assistant:
+            found.append((assistant, _option(lc.extra_args, "--assistant-model") or lc.model))
+    cc = config.compare
+    if cc.extraction == "llm":
+        found.append((_option(cc.extra_args, "--llm-backend") or "llamacpp", _option(cc.extra_args, "--llm-model")))
+    return list(dict.fromkeys(found))
+
+
+def preflight(config: RunConfig, log: Callable[[str], None] = lambda m: None) -> None:
+    """Check every engine the run will load before any stage starts, so a build that cannot run
+    here stops the run with one line and leaves the run folder as it was."""
+    from ..llm.preflight import require
+
+    for kind, model in engines(config):
+        check = require(kind, model)
+        if check is not None and not check.cached:
+            log(f"checked {kind}: {check.detail} ({check.seconds:.1f} s)")
+
+
 def run(config: RunConfig, root, log: Callable[[str], None] = lambda m: None,
         config_file: Optional[str] = None) -> list[dict]:
-    """Run (or reuse) every stage of `config` into folder `root`; returns the per-stage records."""
+    """Run (or reuse) every stage of `config` into folder `root`; returns the per-stage records.
+
+    The LLM engines are checked first (`preflight`): nothing is written before they pass.
+    """
     from ..outputs import fingerprint, versions
 
+    preflight(config, log)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     stages = plan(config, root)
@@ -194,4 +235,4 @@ def summary(root) -> dict:
     return out
 
 
-__all__ = ["Layout", "invoke", "plan", "run", "summary"]
+__all__ = ["Layout", "engines", "invoke", "plan", "preflight", "run", "summary"]

@@ -343,7 +343,8 @@ CASES = [
         "line 2", "unknown role", 1, UH),
     one("user-histories-conversation-not-an-object", jsonl(uh(1), with_(uh(2), conversations=["x"])),
         "line 2", "wrong type", 1, UH),
-    one("user-histories-user-id-not-a-string", jsonl(uh(1), uh(2), with_(uh(3), user_id=5)),
+    # A numeric user_id is a publisher's variation (read as text, see test_published_quirks.py); an array is not.
+    one("user-histories-user-id-not-a-string-or-number", jsonl(uh(1), uh(2), with_(uh(3), user_id=[5])),
         "line 3", "wrong type", 2, UH),
     # ConvAI2 JSON array.
     one("convai2-unknown-sender", array(cv(1), cv_with({"sender": "participant3", "text": "x"}), cv(3)),
@@ -399,7 +400,10 @@ CASES = [
     # Synthetic-Persona-Chat CSV (each good row spans two lines: row k starts on line 2k).
     one("spc-wrong-number-of-columns", spc({2: b'"i like x.","i like y."'}), "row 2 (line 4)",
         "wrong number of columns", 2, "spc.csv"),
-    one("spc-no-turns", spc({3: ["a.", "b.", "no speaker lines here"]}), "row 3 (line 6)", "no turns", 2, "spc.csv"),
+    # Text without speaker lines is an unmarked conversation (read, see test_published_quirks.py); no text is bad.
+    one("spc-empty-conversation", spc({3: ["a.", "b.", "  \n "]}), "row 3 (line 6)", "no turns", 2, "spc.csv"),
+    one("spc-only-stage-directions", spc({2: ["a.", "b.", "[Later]\n\n* * *"]}), "row 2 (line 4)", "no turns", 2,
+        "spc.csv"),
     one("spc-non-utf8", spc({1: b'"caf\xe9.","b.","User 1: hi\nUser 2: yo"'}), "row 1 (line 2)",
         "non-UTF-8 bytes", 2, "spc.csv"),
     # A folder: the error names the file that holds the bad record.

@@ -41,6 +41,51 @@ def test_synthetic_persona_chat(corpora):
                    for c in h.conversations for t in c.turns)
 
 
+def test_synthetic_persona_chat_inspect_counts(corpora):
+    """The valid split has no unmarked conversation; one row opens with User 1's text before 'User 2:'."""
+    report = corpus_stats(load(corpora / "synthetic_persona_chat_valid.csv"))
+    assert report["records"] == report["conversations"] == 1000
+    assert report["unmarked_conversations"] == 0
+    assert report["turns"] == {"user": 14105, "assistant": 13673, "system": 0}
+    assert report["dropped"] == {"stage direction line": 55} and report["skipped"] == {}
+
+
+def test_synthetic_persona_chat_published_quirks_on_real_rows(corpora, tmp_path):
+    """The real valid split rewritten as the train split ships (BOM, CRLF, an unnamed index column), with
+    every other plainly alternating conversation stripped of its markers (blank-line-separated turns):
+    the unmarked rows read as the same turns as their marked originals, and are counted."""
+    import csv
+
+    from synthgap.corpora.formats.synthetic_persona_chat import SPEAKER, is_direction
+
+    source = corpora / "synthetic_persona_chat_valid.csv"
+    with source.open(encoding="utf-8-sig", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    stripped = 0
+    out_rows = []
+    for i, (user1, user2, text) in enumerate(rows):
+        lines = text.splitlines()
+        speakers = [SPEAKER.match(line) for line in lines]
+        alternating = all(m and m.group(1) == "12"[k % 2] for k, m in enumerate(speakers))
+        # A turn that is only a stage direction ('User 2: [plays guitar]') is dropped once its marker is gone.
+        if alternating and i % 2 == 0 and not any(is_direction(line[m.end():]) for line, m in zip(lines, speakers)):
+            text = "\n\n".join(line[m.end():].strip() for line, m in zip(lines, speakers))
+            stripped += 1
+        out_rows.append([str(i), user1, user2, text.replace("\n", "\r\n")])
+    path = tmp_path / "quirky.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(["", *header])
+        writer.writerows(out_rows)
+    assert stripped > 300
+    original = [[(t.role, t.content) for t in c.turns] for c in load(source)]
+    corpus = load(path)
+    quirky = list(corpus)
+    assert [[(t.role, t.content) for t in c.turns] for c in quirky] == original
+    assert corpus.summary.unmarked_conversations == stripped == sum(c.meta.get("unmarked", False) for c in quirky)
+    assert not corpus.summary.skipped
+
+
 def test_persuasionforgood_folder_and_files(corpora):
     folder = corpora / "persuasionforgood_dev"
     corpus, histories = read_all(folder)

@@ -114,6 +114,25 @@ def require(obj: dict, key: str, kind: type, what: str = "") -> Any:
     return value
 
 
+def identifier(obj: dict, key: str) -> str:
+    """An id field as text: publishers store ids as strings or whole numbers (stray spaces removed)."""
+    if key not in obj:
+        raise BadRecord("missing field", f"expected field '{key}'")
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise BadRecord("wrong type", f"field '{key}' must be a string or a whole number, got {type_name(value)}")
+    return str(value).strip()
+
+
+def record_id(obj: dict, keys: Iterable[str], fallback: str) -> str:
+    """The first of `keys` that holds a string or whole number (stripped, non-empty), else the fallback."""
+    for key in keys:
+        value = obj.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()
+    return fallback
+
+
 def map_role(raw: Any, roles: dict[str, str], field: str) -> str:
     """Map a format's speaker label to user/assistant/system, or raise a clear BadRecord."""
     if raw is None:

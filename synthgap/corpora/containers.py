@@ -293,13 +293,12 @@ def iter_jsonl(path: Path, summary: LoadSummary, progress: Progress = None) -> I
             number += 1
             if progress:
                 progress(len(raw))
-            if number == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]
             if not raw.strip():
                 continue
             location = f"line {number}"
             try:
-                text = raw.decode("utf-8")
+                # utf-8-sig: a BOM opens the file, or a shard that was concatenated onto another.
+                text = raw.decode("utf-8-sig")
             except UnicodeDecodeError as exc:
                 yield Unit(location, BadRecord("non-UTF-8 bytes", f"invalid UTF-8 at byte {exc.start} of the line"))
                 continue
@@ -377,6 +376,7 @@ def iter_csv(path: Path, summary: LoadSummary, progress: Progress = None) -> Ite
                 continue
             row_number += 1
             location = f"row {row_number} (line {line})"
+            row = _fit_row(row, len(header))
             if any(_has_bad_bytes(cell) for cell in row):
                 yield Unit(location, BadRecord("non-UTF-8 bytes", "row text is not valid UTF-8"))
             elif len(row) != len(header):
@@ -386,6 +386,13 @@ def iter_csv(path: Path, summary: LoadSummary, progress: Progress = None) -> Ite
                 yield Unit(location, dict(zip(header, row)))
         if progress:
             progress(path.stat().st_size)
+
+
+def _fit_row(row: list[str], width: int) -> list[str]:
+    """A row without the empty cells a trailing delimiter leaves beyond the header (spreadsheet exports)."""
+    if len(row) > width and not any(cell.strip() for cell in row[width:]):
+        return row[:width]
+    return row
 
 
 def csv_header(path: Path) -> list[str]:

@@ -82,7 +82,7 @@ def _samples(path: Path, container: str) -> list[Any]:
         with open_binary(path) as fh:
             for raw in islice(fh, 50):
                 try:
-                    found.append(json.loads(raw.decode("utf-8")))
+                    found.append(json.loads(raw.decode("utf-8-sig")))
                 except (UnicodeDecodeError, json.JSONDecodeError):
                     continue
                 if len(found) >= SAMPLE_RECORDS:

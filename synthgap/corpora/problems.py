@@ -7,6 +7,9 @@ Two kinds of problem are kept apart:
 - a *drop* is something the format allows but that is not conversation text (stage directions
   in Synthetic-Persona-Chat, tool calls, empty turns where the read policy says so): always
   counted and reported.
+What a publisher ships as a normal variation of its format (blank lines, BOMs, CRLF, stray
+whitespace, missing optional fields, conversations without speaker markers) is neither: it is
+read, and where the reader had to infer something (unmarked conversations) that is counted too.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ class LoadSummary:
     skipped: Counter = field(default_factory=Counter)
     skipped_examples: dict[str, list[str]] = field(default_factory=dict)
     dropped: Counter = field(default_factory=Counter)
+    # Conversations whose text had no speaker markers, read as alternating turns (meta["unmarked"]).
+    unmarked_conversations: int = 0
     warnings: list[str] = field(default_factory=list)
     truncated: bool = False
     truncation: Optional[str] = None
@@ -79,6 +84,10 @@ class LoadSummary:
     def notices(self) -> list[str]:
         """Human-readable lines for everything not silent: warnings, drops, skips."""
         lines = list(self.warnings)
+        if self.unmarked_conversations:
+            n = self.unmarked_conversations
+            lines.append(f"read {n} unmarked conversation{'' if n == 1 else 's'} (no speaker markers) "
+                         "as alternating turns starting with user 1")
         for what, n in sorted(self.dropped.items()):
             lines.append(f"dropped {n} {what}{'' if n == 1 else 's'}")
         for reason, n in sorted(self.skipped.items()):
@@ -93,6 +102,7 @@ class LoadSummary:
             "records": self.records,
             "conversations": self.conversations,
             "users": self.users,
+            "unmarked_conversations": self.unmarked_conversations,
             "skipped": dict(sorted(self.skipped.items())),
             "skipped_examples": {k: v for k, v in sorted(self.skipped_examples.items())},
             "dropped": dict(sorted(self.dropped.items())),

@@ -65,6 +65,7 @@ class Corpus:
                 for history in outcome:
                     users.add((history.source, history.user_id))
                     summary.conversations += len(history.conversations)
+                    summary.unmarked_conversations += sum(is_unmarked(c) for c in history.conversations)
                     summary.users = len(users)
                     yield history
         summary.complete = True
@@ -86,6 +87,11 @@ class Corpus:
 
     def __iter__(self) -> Iterator[Union[Conversation, UserHistory]]:
         return self.users() if self.unit == "user" else self.conversations()
+
+
+def is_unmarked(conversation: Conversation) -> bool:
+    """Was this conversation read without speaker markers (turns inferred by alternation)?"""
+    return conversation.meta.get("unmarked") is True
 
 
 def merge_into(target: UserHistory, other: UserHistory) -> None:

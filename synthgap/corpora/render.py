@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+# Formats whose conversations may come without speaker markers (turns inferred by alternation).
+UNMARKED_FORMATS = {"synthetic-persona-chat"}
+
+
+def shows_unmarked(report: dict) -> bool:
+    """The 'unmarked conversations' row: for formats that can have them, or whenever there are some."""
+    return bool(report.get("unmarked_conversations")) or bool(UNMARKED_FORMATS & set(report["formats"]))
+
+
 def print_report(report: dict) -> None:
     from ..progress import stdout_console
     from rich.table import Table
@@ -19,7 +28,12 @@ def print_report(report: dict) -> None:
         overview.add_row(f"{role} turns", f"{n:,}")
     for kind, n in report["real_or_synthetic"].items():
         overview.add_row(f"{kind} conversations", f"{n:,}")
+    if shows_unmarked(report):
+        overview.add_row("unmarked conversations", f"{report['unmarked_conversations']:,}")
     console.print(overview)
+    if report.get("unmarked_conversations"):
+        console.print(f"unmarked conversations: {report['unmarked_conversations']:,} (no speaker markers: read as "
+                      "alternating turns starting with user 1; meta.unmarked is true)", highlight=False)
 
     lengths = Table(title="distributions")
     lengths.add_column("")

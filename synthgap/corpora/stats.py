@@ -80,6 +80,7 @@ def corpus_stats(corpus: "Corpus") -> dict:
         "conversations": summary.conversations,
         "users": summary.users,
         "users_with_conversations": users_with_conversations,
+        "unmarked_conversations": summary.unmarked_conversations,
         "turns": {role: turns.get(role, 0) for role in ("user", "assistant", "system")},
         "turns_per_conversation": distribution(per_conv),
         "user_turn_words": distribution(words),

@@ -2,6 +2,8 @@
 
 [{dialog: [{id, sender, text, sender_class}], user_profile, bot_profile,
   participant1_id: {class, user_id}, participant2_id: {...}, start_time, ...}]
+`user_profile` and `bot_profile` are optional (a dialogue without one has no gold attributes);
+senders and classes are compared without case or stray spaces ('Participant1 ', 'HUMAN').
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from .persona_lines import profile_attributes, profile_lines
 HUMAN = {"human", "user"}
 BOT = {"bot", "model"}
 PROFILE_REASON = "assigned by the ConvAI2 evaluation before the chat; volunteers often ignore it"
+
+
+def sender_key(value: Any) -> Any:
+    """A sender label as compared: 'Participant1 ' -> 'participant1' (non-strings unchanged)."""
+    return value.strip().lower() if isinstance(value, str) else value
 
 
 def participants(obj: dict) -> dict[str, dict]:
@@ -42,11 +49,11 @@ class ConvAI2(Format):
     def human_key(obj: dict) -> str:
         """The participant who is a person: by participant class, else by sender_class."""
         for key, info in participants(obj).items():
-            if str(info.get("class", "")).lower() in HUMAN:
+            if str(info.get("class", "")).strip().lower() in HUMAN:
                 return key
         for turn in obj.get("dialog") or []:
-            if isinstance(turn, dict) and str(turn.get("sender_class", "")).lower() in HUMAN:
-                return str(turn.get("sender"))
+            if isinstance(turn, dict) and str(turn.get("sender_class", "")).strip().lower() in HUMAN:
+                return str(sender_key(turn.get("sender")))
         return "participant1"
 
     def convert(self, obj: dict, ctx: Context, index: int) -> list[UserHistory]:
@@ -58,17 +65,19 @@ class ConvAI2(Format):
         for i, turn in enumerate(dialog):
             if not isinstance(turn, dict):
                 raise BadRecord("wrong type", f"dialog[{i}] must be an object, got {type_name(turn)}")
-            sender = turn.get("sender")
+            sender = sender_key(turn.get("sender"))
             if sender is None:
                 raise BadRecord("missing role", f"dialog[{i}] has no 'sender'")
+            if not isinstance(sender, str):
+                raise BadRecord("wrong type", f"dialog[{i}].sender must be a string, got {type_name(sender)}")
             if sender not in people:
                 raise BadRecord("unknown role",
-                                f"dialog[{i}].sender is {sender!r}; expected participant1 or participant2")
+                                f"dialog[{i}].sender is {turn.get('sender')!r}; expected participant1 or participant2")
             if "text" not in turn:
                 raise BadRecord("missing field", f"dialog[{i}] has no 'text'")
             pairs.append(("user" if sender == user_key else "assistant", turn["text"]))
         user_info = people.get(user_key, {})
-        user_id = str(user_info.get("user_id") or f"{ctx.path.stem}-{index}-{user_key}")
+        user_id = str(user_info.get("user_id") or f"{ctx.path.stem}-{index}-{user_key}").strip()
         source, synthetic = ctx.source("convai2"), ctx.synthetic(False)
         conv_id = f"{ctx.path.stem}-{index}"
         other = "participant2" if user_key == "participant1" else "participant1"

@@ -1,18 +1,23 @@
-"""OpenAI chat messages: JSONL (or a JSON array) of {messages: [{role, content}]}."""
+"""OpenAI chat messages: JSONL (or a JSON array) of {messages: [{role, content}]}.
+
+Roles are compared without case or stray spaces. Every field but `messages` is optional
+(`id`, `user_id`, metadata). Content is a string or a list of parts: text parts are joined;
+non-text parts (images, audio, files) are not conversation text, so they are dropped and counted.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ...records import UserHistory
-from ..base import Context, Format, map_role, require, scalar_meta, type_name
+from ..base import Context, Format, map_role, record_id, require, scalar_meta, type_name
 from ..problems import BadRecord
 
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 TOOL_ROLES = {"tool", "function", "ipython"}
 
 
-def message_text(content: Any) -> Any:
+def message_text(content: Any, ctx: Context) -> Any:
     """Content as text: a string, or the text parts of a multi-part content list."""
     if isinstance(content, list):
         parts = []
@@ -21,10 +26,18 @@ def message_text(content: Any) -> Any:
                 parts.append(part["text"])
             elif isinstance(part, str):
                 parts.append(part)
+            elif is_media_part(part):
+                ctx.summary.drop("non-text content part")
             else:
                 raise BadRecord("wrong type", f"content part must be text, got {type_name(part)}")
         return "\n".join(parts)
     return content
+
+
+def is_media_part(part: Any) -> bool:
+    """A typed content part that is not text ({'type': 'image_url', ...}): allowed, but not conversation text."""
+    return (isinstance(part, dict) and isinstance(part.get("type"), str) and part["type"] != "text"
+            and "text" not in part)
 
 
 def message_pairs(messages: list, ctx: Context) -> list[tuple[str, Any]]:
@@ -46,7 +59,7 @@ def message_pairs(messages: list, ctx: Context) -> list[tuple[str, Any]]:
             continue
         if "content" not in message:
             raise BadRecord("missing field", f"message {i} has no 'content'")
-        pairs.append((map_role(role, ROLES, "role"), message_text(message["content"])))
+        pairs.append((map_role(role, ROLES, "role"), message_text(message["content"], ctx)))
     return pairs
 
 
@@ -59,9 +72,8 @@ class OpenAIMessages(Format):
 
     def convert(self, obj: dict, ctx: Context, index: int) -> list[UserHistory]:
         messages = require(obj, "messages", list)
-        raw_id = obj.get("id") or obj.get("conversation_id")
-        conv_id = str(raw_id) if raw_id else f"{ctx.path.stem}-{index}"
-        user_id = str(obj.get("user_id") or obj.get("user") or conv_id)
+        conv_id = record_id(obj, ("id", "conversation_id"), f"{ctx.path.stem}-{index}")
+        user_id = record_id(obj, ("user_id", "user"), conv_id)
         source = ctx.source("openai")
         synthetic = ctx.synthetic(False)
         conversation = ctx.conversation(

@@ -3,6 +3,11 @@
 Dialogue rows: Unit (text), Turn, B4 (0 persuader, 1 persuadee), B2 (dialogue id).
 Survey rows: B2, B3 (participant id), B4, demographics, Big Five, moral foundations, values.
 The survey answers become gold Attributes of the participant who plays the user.
+
+As published (R exports): numbers may be written as floats ('1.0', '37.0'), ids and cells may
+carry stray spaces, an unnamed index column may lead ('' or 'Unnamed: 0'), and survey answers
+may be missing (an empty cell or 'NA'): a missing answer is simply not an attribute. Without
+full_info.csv beside it, the dialogues are read without attributes (a warning says so).
 """
 
 from __future__ import annotations
@@ -40,14 +45,26 @@ VALUES = {"care", "fairness", "loyalty", "authority", "purity", "freedom", "conf
           "benevolence", "universalism", "self_direction", "stimulation", "hedonism", "achievement",
           "power", "security"}
 KEY_COLUMNS = {"B2", "B3", "B4", "B6", "B7", ""}
+# How R and pandas write a missing answer.
+MISSING = {"", "na", "nan", "n/a", "null"}
 
 
 def role_of(row: dict) -> str:
-    """'persuader' or 'persuadee' from the B4 column ('0', '1', '1.0')."""
-    role = ROLE_NAMES.get(row["B4"].strip().split(".")[0])
+    """'persuader' or 'persuadee' from the B4 column ('0', '1', '1.0', ' 1 ')."""
+    role = ROLE_NAMES.get(str(number(row["B4"].strip())))
     if role is None:
         raise BadRecord("unknown role", f"B4 is {row['B4']!r}; expected 0 (persuader) or 1 (persuadee)")
     return role
+
+
+def is_missing(cell: str) -> bool:
+    """An empty survey cell, or one that says the answer is missing ('NA', 'nan')."""
+    return cell.strip().lower() in MISSING
+
+
+def is_key_column(column: str) -> bool:
+    """Ids and the row index (unnamed, or pandas' 'Unnamed: 0'): not survey answers."""
+    return column in KEY_COLUMNS or column.startswith("Unnamed:")
 
 
 def is_dialog_header(header: list[str]) -> bool:
@@ -70,7 +87,7 @@ def number(text: str):
 def survey_attributes(row: dict, prefix: str) -> list[Attribute]:
     attributes = []
     for column, raw in row.items():
-        if column in KEY_COLUMNS or not raw.strip():
+        if is_key_column(column) or is_missing(raw):
             continue
         name = column[:-2] if column.endswith((".x", ".y")) else column
         value = number(raw.strip())
@@ -123,9 +140,10 @@ class PersuasionForGood(Format):
                 yield unit.location, unit.value
                 continue
             row = unit.value
+            dialog_id = row["B2"].strip()
             try:
                 role = role_of(row)
-                if not row["B2"].strip():
+                if not dialog_id:
                     raise BadRecord("missing field", "B2 (dialogue id) is empty")
                 ctx.turns([("user", row["Unit"])])  # applies the empty-turn policy to this row
             except BadRecord as bad:
@@ -133,8 +151,8 @@ class PersuasionForGood(Format):
                 continue
             if not row["Unit"].strip():
                 continue
-            dialogues.setdefault(row["B2"], []).append((role, row["Unit"].strip()))
-            first_location.setdefault(row["B2"], unit.location)
+            dialogues.setdefault(dialog_id, []).append((role, row["Unit"].strip()))
+            first_location.setdefault(dialog_id, unit.location)
         sides = ("persuadee", "persuader") if ctx.user_speaker == "both" else (ctx.user_speaker,)
         missing = 0
         for dialog_id, rows in dialogues.items():
@@ -158,7 +176,7 @@ class PersuasionForGood(Format):
                 merged[-1][1] += " " + text
             else:
                 merged.append([speaker, text])
-        user_id = (info or {}).get("B3") or f"{dialog_id}-{side}"
+        user_id = (info or {}).get("B3", "").strip() or f"{dialog_id}-{side}"
         conv_id = f"{dialog_id}-{side}" if both else dialog_id
         source, synthetic = ctx.source("persuasionforgood"), ctx.synthetic(False)
         conv = ctx.conversation(ctx.turns(merged), id=conv_id, user_id=user_id, source=source,
@@ -166,7 +184,7 @@ class PersuasionForGood(Format):
         return UserHistory(
             user_id=user_id, source=source, synthetic=synthetic, conversations=[conv] if conv else [],
             attributes=survey_attributes(info, conv_id) if info else [],
-            meta={k: info[k] for k in ("B6", "B7") if info and info.get(k)})
+            meta={k: info[k].strip() for k in ("B6", "B7") if info and not is_missing(info.get(k, ""))})
 
     def read_survey(self, info_path: Path, ctx: Context) -> dict[tuple[str, str], dict]:
         """Survey rows keyed by (dialogue id, role); bad rows fail or are skipped like any record."""
@@ -175,7 +193,7 @@ class PersuasionForGood(Format):
             try:
                 if isinstance(unit.value, BadRecord):
                     raise unit.value
-                survey[(unit.value["B2"], role_of(unit.value))] = unit.value
+                survey[(unit.value["B2"].strip(), role_of(unit.value))] = unit.value
             except BadRecord as bad:
                 message = f"{where(str(info_path), unit.location)}: {bad}"
                 if ctx.options.on_error == "fail":

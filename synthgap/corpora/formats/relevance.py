@@ -4,15 +4,32 @@ Human files: {user_id, prompt_index, annotator, relevance_judgments: [{attribute
 LLM files: {model, sample_index, user_id, items: [{attribute, relevant, raw_answer}]}.
 Each line becomes a UserHistory without conversations whose attributes carry the judgment in
 meta (relevant: true/false/null, judge, judge_kind), ready for agreement measures.
+A judgment written as text or a number ("true", "No", 1, 0) is read as true/false; a user id
+may be a number.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from ...records import UserHistory
-from ..base import Context, Format, attribute, require, scalar_meta, type_name
+from ..base import Context, Format, attribute, identifier, require, scalar_meta, type_name
 from ..problems import BadRecord
+
+
+JUDGMENT_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False,
+                  "null": None, "none": None, "": None}
+
+
+def judgment(value: Any, where: str) -> Optional[bool]:
+    """true, false or null (not judged); the same written as text or 0/1."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in JUDGMENT_WORDS:
+        return JUDGMENT_WORDS[value.strip().lower()]
+    raise BadRecord("wrong type", f"{where}.relevant must be true, false or null, got {value!r}")
 
 
 def judgments_of(obj: dict) -> tuple[str, list]:
@@ -31,7 +48,7 @@ class RelevanceJudgments(Format):
         return isinstance(items, list) and (not items or (isinstance(items[0], dict) and "relevant" in items[0]))
 
     def convert(self, obj: dict, ctx: Context, index: int) -> list[UserHistory]:
-        user_id = require(obj, "user_id", str)
+        user_id = identifier(obj, "user_id")
         kind = "llm" if "model" in obj else "human"
         judge = str(obj.get("model") or obj.get("annotator") or ctx.path.stem)
         key, items = judgments_of(obj)
@@ -42,9 +59,7 @@ class RelevanceJudgments(Format):
             statement = item.get("attribute")
             if not isinstance(statement, str) or not statement.strip():
                 raise BadRecord("missing field", f"{key}[{i}] has no 'attribute' text")
-            relevant = item.get("relevant")
-            if relevant is not None and not isinstance(relevant, bool):
-                raise BadRecord("wrong type", f"{key}[{i}].relevant must be true, false or null")
+            relevant = judgment(item.get("relevant"), f"{key}[{i}]")
             meta = {"relevant": relevant, "judge": judge, "judge_kind": kind}
             meta.update({k: v for k, v in item.items() if k not in ("attribute", "relevant")})
             attributes.append(attribute(f"{user_id}-{judge}-{index}-{i}", statement, meta=meta))

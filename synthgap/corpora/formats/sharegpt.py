@@ -1,4 +1,10 @@
-"""ShareGPT: a JSON array (or JSONL) of {id, conversations: [{from, value}]}."""
+"""ShareGPT: a JSON array (or JSONL) of {id, conversations: [{from, value}]}.
+
+Speaker labels are compared without case or stray spaces ('Human ', 'GPT'). A record without
+an `id` gets one from the file name and its position. Function-calling exports (LLaMA-Factory
+style) carry tool traffic as `function_call` / `observation` turns: not user or assistant
+text, so dropped and counted like OpenAI tool messages.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,12 @@ import re
 from typing import Any
 
 from ...records import UserHistory
-from ..base import Context, Format, map_role, require, scalar_meta
+from ..base import Context, Format, map_role, record_id, require, scalar_meta
 from ..problems import BadRecord
 
 ROLES = {"human": "user", "user": "user", "gpt": "assistant", "chatgpt": "assistant",
          "bing": "assistant", "bard": "assistant", "assistant": "assistant", "system": "system"}
+TOOL_ROLES = {"function_call", "observation", "tool", "function", "tool_call", "tool_response"}
 _PART = re.compile(r"^(.+)_(\d+)$")
 
 
@@ -32,13 +39,16 @@ class ShareGPT(Format):
         return (isinstance(first, dict) and ("from" in first or "value" in first)) or (not conv and "id" in obj)
 
     def convert(self, obj: dict, ctx: Context, index: int) -> list[UserHistory]:
-        raw_id = obj.get("id")
-        conv_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else f"{ctx.path.stem}-{index}"
+        conv_id = record_id(obj, ("id",), f"{ctx.path.stem}-{index}")
         messages = require(obj, "conversations", list)
         pairs = []
         for i, message in enumerate(messages):
             if not isinstance(message, dict):
                 raise BadRecord("wrong type", f"turn {i} must be an object with 'from' and 'value'")
+            speaker = message.get("from")
+            if isinstance(speaker, str) and speaker.strip().lower() in TOOL_ROLES:
+                ctx.summary.drop("tool message")
+                continue
             pairs.append((map_role(message.get("from"), ROLES, "from"), message.get("value")))
         source = ctx.source("sharegpt")
         synthetic = ctx.synthetic(False)

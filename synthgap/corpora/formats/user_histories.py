@@ -2,7 +2,9 @@
 
 {user_id, source, conversations: [{hashed_ip, conversation_hash, conversation: [...]}],
  merged_attributes: [{attribute, reason, confidence, original_*}], ...}
-A user without conversations (real users whose texts were withheld) is still a user.
+A user without conversations (real users whose texts were withheld) is still a user, whether
+`conversations` is an empty list or absent. Ids may be numbers; `source` labels are compared
+without case or stray spaces; a confidence written as text ("0.8") is read as a number.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...records import UserHistory
-from ..base import Context, Format, attribute, require, scalar_meta, type_name
+from ..base import Context, Format, attribute, identifier, scalar_meta, type_name
 from ..problems import BadRecord
 from .wildchat import wildchat_conversation
 
@@ -23,13 +25,33 @@ def is_synthetic(source: str) -> bool:
     return source.strip().lower() in SYNTHETIC_SOURCES
 
 
+def as_number(value: Any) -> Any:
+    """A number written as text ('0.8') as a number; anything else unchanged (checked by the caller)."""
+    if isinstance(value, str) and value.strip():
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def optional_list(obj: dict, key: str) -> list:
+    """obj[key] when it is a list, [] when absent or null; a BadRecord for any other type."""
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadRecord("wrong type", f"field '{key}' must be array, got {type_name(value)}")
+    return value
+
+
 def merged_attribute(raw: Any, user_id: str, index: int):
     if not isinstance(raw, dict):
         raise BadRecord("wrong type", f"merged_attributes[{index}] must be an object, got {type_name(raw)}")
     statement = raw.get("attribute") or raw.get("statement")
     if not isinstance(statement, str) or not statement.strip():
         raise BadRecord("missing field", f"merged_attributes[{index}] has no 'attribute' text")
-    confidence = raw.get("confidence")
+    confidence = as_number(raw.get("confidence"))
     if confidence is not None and (not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1):
         raise BadRecord("wrong type", f"merged_attributes[{index}].confidence must be a number in [0, 1]")
     reason = raw.get("reason")
@@ -52,19 +74,20 @@ class UserHistories(Format):
         return isinstance(convs, list) and (not convs or (isinstance(convs[0], dict) and "conversation" in convs[0]))
 
     def convert(self, obj: dict, ctx: Context, index: int) -> list[UserHistory]:
-        user_id = require(obj, "user_id", str)
-        label = obj.get("source") if isinstance(obj.get("source"), str) else "user-histories"
+        user_id = identifier(obj, "user_id")
+        label = obj.get("source").strip() if isinstance(obj.get("source"), str) else ""
+        label = label or "user-histories"
         source = ctx.source(label)
         synthetic = ctx.synthetic(is_synthetic(label))
         conversations = []
-        for i, raw in enumerate(require(obj, "conversations", list)):
+        for i, raw in enumerate(optional_list(obj, "conversations")):
             if not isinstance(raw, dict):
                 raise BadRecord("wrong type", f"conversations[{i}] must be an object, got {type_name(raw)}")
             conv = wildchat_conversation(raw, ctx, f"{user_id}-c{i}", source, synthetic, user_id=user_id)
             if conv is not None:
                 conversations.append(conv)
         attributes = [merged_attribute(raw, user_id, i)
-                      for i, raw in enumerate(obj.get("merged_attributes") or [])]
+                      for i, raw in enumerate(optional_list(obj, "merged_attributes"))]
         meta = scalar_meta(obj, skip=("user_id", "source"))
         meta.update({k: v for k, v in obj.items()
                      if k not in ("user_id", "source", "conversations", "merged_attributes") and k not in meta})

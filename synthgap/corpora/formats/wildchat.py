@@ -1,22 +1,23 @@
-"""WildChat / LMSYS-Chat style JSONL: {conversation_hash | conversation_id, hashed_ip?, conversation: [...]}."""
+"""WildChat / LMSYS-Chat style JSONL: {conversation_hash | conversation_id, hashed_ip?, conversation: [...]}.
+
+Only `conversation` is required: without an id a conversation is named by file and position,
+without `hashed_ip` it is its own user; other metadata (model, language, timestamps, moderation)
+is optional. Ids may be numbers and may carry stray spaces; roles are compared without case.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
 from ...records import Conversation, UserHistory
-from ..base import Context, Format, require, scalar_meta
+from ..base import Context, Format, record_id, require, scalar_meta
 from .openai import message_pairs
 
 ID_FIELDS = ("conversation_hash", "conversation_id", "id")
 
 
 def conversation_id(obj: dict, fallback: str) -> str:
-    for key in ID_FIELDS:
-        value = obj.get(key)
-        if isinstance(value, (str, int)) and str(value):
-            return str(value)
-    return fallback
+    return record_id(obj, ID_FIELDS, fallback)
 
 
 def user_of(obj: dict, conv_id: str) -> str:
@@ -26,7 +27,7 @@ def user_of(obj: dict, conv_id: str) -> str:
         turns = obj.get("conversation")
         if isinstance(turns, list) and turns and isinstance(turns[0], dict):
             ip = turns[0].get("hashed_ip")
-    return str(ip) if ip else conv_id
+    return (str(ip).strip() or conv_id) if ip else conv_id
 
 
 def wildchat_conversation(obj: dict, ctx: Context, fallback_id: str, source: str,

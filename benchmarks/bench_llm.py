@@ -348,13 +348,13 @@ def main(argv=None) -> int:
     p = figures["portability"]
     if "models" in p:
         print(f"portable vs native llama.cpp build (llama-cpp-python {p['version']}, {args.threads} threads)")
-        print(f"  {'':34}{'prompt tok/s':>14}{'generation tok/s':>18}")
+        print(f"  {'':40}{'prompt tok/s':>14}{'generation tok/s':>18}")
         for name, row in p["models"].items():
             for build in ("portable", "native"):
-                print(f"  {name + ', ' + build:34}{row[build]['prompt_tokens_per_s']:>14.1f}"
+                print(f"  {name + ', ' + build:40}{row[build]['prompt_tokens_per_s']:>14.1f}"
                       f"{row[build]['generation_tokens_per_s']:>18.1f}")
             ratio = row["native_over_portable"]
-            print(f"  {name + ', native / portable':34}{ratio['prompt']:>14.3f}{ratio['generation']:>18.3f}")
+            print(f"  {name + ', native / portable':40}{ratio['prompt']:>14.3f}{ratio['generation']:>18.3f}")
         for build in ("portable", "native"):
             first = next(iter(p["models"].values()))[build]
             print(f"  {build} ISA: {first['isa']}")

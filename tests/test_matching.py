@@ -51,3 +51,15 @@ def test_real_embeddings_match_paraphrases_not_other_facts(embedder):
     pairs = report.pairs["u"]
     assert [(i, j) for i, j, _ in pairs] == [(0, 0)] and pairs[0][2] > 0.6
     assert report.overall.matched == 1 and report.overall.precision == 0.5 and report.overall.recall == 0.5
+
+
+def test_the_threshold_comes_before_the_assignment():
+    # assigning on raw similarities pairs .59 with .59 (total 1.18) and then keeps nothing at 0.6
+    assert assign(np.array([[0.60, 0.59], [0.59, 0.0]]), threshold=0.6) == [(0, 0, 0.60)]
+    # at a low threshold the most valid pairs win over the single best one (0.9 alone has the larger total)
+    pairs = assign(np.array([[0.9, 0.35], [0.35, 0.0]]), threshold=0.3)
+    assert sorted((i, j) for i, j, _ in pairs) == [(0, 1), (1, 0)]
+    # among assignments with as many pairs, the larger total similarity
+    pairs = assign(np.array([[0.95, 0.70], [0.70, 0.65]]), threshold=0.6)
+    assert sorted((i, j) for i, j, _ in pairs) == [(0, 0), (1, 1)]
+    assert assign(np.array([[0.2, 0.1]]), threshold=0.6) == [] and assign(np.zeros((0, 3))) == []

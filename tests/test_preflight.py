@@ -211,3 +211,34 @@ def test_the_real_build_passes_the_check_once(tmp_path, monkeypatch):
     assert check.ok, check.detail
     assert check.detail == "generated 4 tokens" and not check.cached
     assert preflight.check_llamacpp(cache_folder=tmp_path).cached
+
+
+def test_only_the_engines_of_stages_that_will_run_are_checked():
+    config = RunConfig.model_validate({"compare": {"extraction": "llm"}})
+    assert engines(config, stages=["personas", "llm", "compare"]) == [("llamacpp", "smollm2-135m"), ("llamacpp", None)]
+    assert engines(config, stages=["compare", "report"]) == [("llamacpp", None)]
+    assert engines(config, stages=["report", "card"]) == []
+
+
+def test_a_run_whose_llm_stage_is_reused_needs_no_engine(fake_llama, tmp_path):
+    """Every stage finished earlier with the same settings: a second run reuses them all and is not
+    stopped by an engine it will not load (a broken build only matters to a stage that runs)."""
+    from synthgap.pipeline.config import load_config
+    from synthgap.pipeline.run import plan
+    from synthgap.pipeline.stages import RunState, fingerprints, pending
+
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text("personas:\n  n: 4\nllm:\n  personas: 2\n")
+    run_dir = tmp_path / "run"
+    stages = plan(load_config(config_file), run_dir)
+    state = RunState(run_dir)
+    assert pending(stages, state) == [s.name for s in stages]  # nothing done yet
+    for stage, fp in zip(stages, fingerprints(stages).values()):
+        for output in stage.outputs:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text('{"metrics": []}\n' if output.name == "results.json" else "done\n")
+        state.set(stage.name, fingerprint=fp, status="done", seconds=0.0, commands=[])
+    assert pending(stages, RunState(run_dir)) == []
+    out = synthgap(["run", config_file, "-o", run_dir], tmp_path, fake_env(fake_llama, tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "6 of 6 stages reused" in out.stderr and loads(fake_llama) == 0

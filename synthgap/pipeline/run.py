@@ -10,13 +10,13 @@ import json
 import shlex
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Collection, Optional
 
 import click
 
 from ..errors import SynthgapError
 from .config import RunConfig
-from .stages import RunState, Stage, path_identity, run_stages
+from .stages import RunState, Stage, path_identity, pending, run_stages
 
 
 def invoke(command: click.Command, args: list[str], name: str) -> None:
@@ -176,27 +176,30 @@ def _option(words: list[str], flag: str) -> Optional[str]:
     return value
 
 
-def engines(config: RunConfig) -> list[tuple[str, Optional[str]]]:
-    """(backend kind, model) of every LLM engine a run of `config` loads, in stage order, without repeats."""
+def engines(config: RunConfig, stages: Optional[Collection[str]] = None) -> list[tuple[str, Optional[str]]]:
+    """(backend kind, model) of every LLM engine a run of `config` loads, in stage order, without repeats;
+    with `stages`, only the engines of those stages (the ones that will run)."""
     found: list[tuple[str, Optional[str]]] = []
     lc = config.llm
-    if lc.enabled:
+    if lc.enabled and (stages is None or "llm" in stages):
         found.append((_option(lc.extra_args, "--backend") or lc.backend, lc.model))
         assistant = _option(lc.extra_args, "--assistant-backend")
         if assistant:
             found.append((assistant, _option(lc.extra_args, "--assistant-model") or lc.model))
     cc = config.compare
-    if cc.extraction == "llm":
+    if cc.extraction == "llm" and (stages is None or "compare" in stages):
         found.append((_option(cc.extra_args, "--llm-backend") or "llamacpp", _option(cc.extra_args, "--llm-model")))
     return list(dict.fromkeys(found))
 
 
-def preflight(config: RunConfig, log: Callable[[str], None] = lambda m: None) -> None:
-    """Check every engine the run will load before any stage starts, so a build that cannot run
-    here stops the run with one line and leaves the run folder as it was."""
+def preflight(config: RunConfig, stages: Optional[Collection[str]] = None,
+              log: Callable[[str], None] = lambda m: None) -> None:
+    """Check every engine the stages to run will load before any starts, so a build that cannot run
+    here stops the run with one line and leaves the run folder as it was (a run whose LLM stages
+    are all reused needs no engine, and is not stopped)."""
     from ..llm.preflight import require
 
-    for kind, model in engines(config):
+    for kind, model in engines(config, stages):
         check = require(kind, model)
         if check is not None and not check.cached:
             log(f"checked {kind}: {check.detail} ({check.seconds:.1f} s)")
@@ -210,11 +213,11 @@ def run(config: RunConfig, root, log: Callable[[str], None] = lambda m: None,
     """
     from ..outputs import fingerprint, versions
 
-    preflight(config, log)
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
     stages = plan(config, root)
-    state = RunState(root)
+    state = RunState(root)  # reads run.json, if any; nothing is written before the preflight passes
+    preflight(config, pending(stages, state), log)
+    root.mkdir(parents=True, exist_ok=True)
     state.data.update({"config": config.model_dump(mode="json"), "config_fingerprint": fingerprint(
         config.model_dump(mode="json")), "config_file": config_file, "versions": versions()})
     started = time.perf_counter()

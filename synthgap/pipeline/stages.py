@@ -72,17 +72,36 @@ class RunState:
             fh.write(json.dumps(self.data, indent=2, ensure_ascii=False) + "\n")
 
 
+def fingerprints(stages: list[Stage]) -> dict[str, str]:
+    """Each stage's fingerprint: its settings and the fingerprints of the stages it depends on."""
+    prints: dict[str, str] = {}
+    for stage in stages:
+        prints[stage.name] = fingerprint({"stage": stage.name, "settings": stage.settings,
+                                          "after": {name: prints[name] for name in stage.after}})
+    return prints
+
+
+def reusable(stage: Stage, fp: str, state: RunState) -> bool:
+    """Finished earlier with the same fingerprint, and its outputs are still there."""
+    entry = state.stage(stage.name) or {}
+    return entry.get("fingerprint") == fp and entry.get("status") == "done" and all(p.exists() for p in stage.outputs)
+
+
+def pending(stages: list[Stage], state: RunState) -> list[str]:
+    """The stages a run would run or resume (not reuse), in order; reads the state, writes nothing."""
+    prints = fingerprints(stages)
+    return [stage.name for stage in stages if not reusable(stage, prints[stage.name], state)]
+
+
 def run_stages(stages: list[Stage], state: RunState, log: Callable[[str], None] = lambda m: None) -> list[dict]:
     """Run or reuse every stage in order; returns one record per stage (name, status, seconds)."""
-    prints: dict[str, str] = {}
+    prints = fingerprints(stages)
     done = []
     for i, stage in enumerate(stages, 1):
-        fp = fingerprint({"stage": stage.name, "settings": stage.settings,
-                          "after": {name: prints[name] for name in stage.after}})
-        prints[stage.name] = fp
+        fp = prints[stage.name]
         entry = state.stage(stage.name) or {}
         same = entry.get("fingerprint") == fp
-        if same and entry.get("status") == "done" and all(p.exists() for p in stage.outputs):
+        if reusable(stage, fp, state):
             log(f"stage {i}/{len(stages)} {stage.name}: reused (finished earlier with the same settings)")
             done.append({"stage": stage.name, "status": "reused", "seconds": 0.0})
             continue
@@ -101,4 +120,4 @@ def run_stages(stages: list[Stage], state: RunState, log: Callable[[str], None] 
     return done
 
 
-__all__ = ["RunState", "STATE", "Stage", "path_identity", "run_stages"]
+__all__ = ["RunState", "STATE", "Stage", "fingerprints", "path_identity", "pending", "reusable", "run_stages"]

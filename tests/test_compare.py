@@ -48,7 +48,7 @@ def test_convai2_vs_synthetic_persona_chat(corpora, tmp_path):
         assert metrics[name]["beyond_baseline"], (name, metrics[name])
     assert metrics["prdc_precision"]["real_vs_synthetic"] < metrics["prdc_precision"]["real_vs_real"]
     assert metrics["frechet_distance"]["real_vs_synthetic"] > 2 * metrics["frechet_distance"]["real_vs_real"]
-    assert metrics["c2st_auc"]["real_vs_synthetic"] > 0.9
+    assert metrics["c2st_auc"]["real_vs_synthetic"] > 0.8  # folds by author: no author is learned across folds
     # style: synthetic persona chat is longer and more punctuated than what real volunteers typed
     assert metrics["length_tokens"]["beyond_baseline"] and metrics["punctuation_rate"]["beyond_baseline"]
     assert metrics["length_tokens"]["details"]["synthetic_mean"] > metrics["length_tokens"]["details"]["real_mean"]

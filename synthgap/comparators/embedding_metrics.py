@@ -2,7 +2,7 @@
 
 How each interval is drawn (cluster-bootstrap counts from `yardstick.py`):
 - Fréchet distance, MMD: both sides resampled; moments and kernel sums take the counts as weights.
-- C2ST: the out-of-fold scores are resampled (the classifier is not refitted).
+- C2ST: folds hold whole authors; the out-of-fold scores are resampled (the classifier is not refitted).
 - PRDC, memorization: the side the mean runs over is resampled with the k-NN balls held fixed,
   because a resample with repeated rows would shrink every ball to zero.
 - MAUVE: the cluster histograms are resampled, the clustering seed cycling through the seeds,
@@ -116,10 +116,12 @@ class C2STMetric(Metric):
         self.folds = folds
 
     def estimate(self, x: Side, y: Side, seed: int) -> dict:
-        scores, labels = D.c2st_scores(x.data, y.data, seed=seed, folds=self.folds)
+        scores, labels = D.c2st_scores(x.data, y.data, seed=seed, folds=self.folds, groups_x=x.groups,
+                                       groups_y=y.groups)
         value = float(weighted_auc(scores, labels, np.ones(len(scores)))[0])
         reps = weighted_auc(scores, labels, np.concatenate([x.boot.counts, y.boot.counts]))
-        return {self.name: Estimate(value, reps, {"folds": self.folds, "classifier": "logistic regression"})}
+        return {self.name: Estimate(value, reps, {"folds": self.folds, "fold_unit": "author",
+                                                  "classifier": "logistic regression"})}
 
 
 class PRDCMetric(Metric):

@@ -52,4 +52,4 @@ def stdout_console():
     """A rich console for reports: the terminal's width, or wide enough not to squash tables in pipes."""
     from rich.console import Console
 
-    return Console() if sys.stdout.isatty() else Console(width=160)
+    return Console() if sys.stdout.isatty() else Console(width=200)

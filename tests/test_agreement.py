@@ -107,10 +107,14 @@ def test_relevance_reader_counts_nulls_duplicates_and_bad_lines(tmp_path):
             {"user_id": "u1", "prompt_index": 1, "relevance_judgments": [
                 {"attribute": "a", "relevant": False}, {"attribute": "c", "relevant": "yes"}]}]
     r = read_relevance(write_lines(tmp_path / "human_ann.jsonl", rows))
-    assert r.rater == "human_ann" and r.labels == {("u1", "a"): False, ("u1", "c"): True}
-    assert r.counts == {"null labels excluded": 1, "duplicate labels (last kept)": 1, "duplicates that disagreed": 1}
+    # the prompt is part of the item: prompt 0's and prompt 1's judgments of "a" are two labels
+    assert r.rater == "human_ann" and r.labels == {("u1", "a", 0): True, ("u1", "a", 1): False, ("u1", "c", 1): True}
+    assert r.counts == {"null labels excluded": 1}
     by_prompt = read_relevance(tmp_path / "human_ann.jsonl", join=("user_id", "prompt_index", "attribute"))
-    assert len(by_prompt.labels) == 3
+    assert len(by_prompt.labels) == 3 and ("u1", 0, "a") in by_prompt.labels
+    r = read_relevance(tmp_path / "human_ann.jsonl", prompt=None)  # prompts ignored: one item per user+attribute
+    assert r.labels == {("u1", "a"): False, ("u1", "c"): True}
+    assert r.counts == {"null labels excluded": 1, "duplicate labels (last kept)": 1, "duplicates that disagreed": 1}
     bad = write_lines(tmp_path / "bad.jsonl", [rows[0], "{nope"])
     with pytest.raises(LabelError, match=r"bad\.jsonl: line 2: malformed JSON"):
         read_relevance(bad)
@@ -149,12 +153,14 @@ def test_cli_on_the_pilot_relevance_files(corpora, tmp_path):
     assert set(data) >= {"pairwise", "selection_rate", "groups"}
     assert all(set(p) >= {"a", "b", "n", "kappa"} for p in data["pairwise"])
     assert set(data["selection_rate"]) == {p.stem for p in humans + models}
+    joined = {r.rater: r for r in (read_relevance(p) for p in humans + models)}
+    label_table(list(joined.values()))  # pairs prompts as the command does
     for pair in data["pairwise"]:
         a, b = pair["a"], pair["b"]
         kappa = pair["kappa"]
         # the same figure by scikit-learn on the joined items
-        ra, rb = (read_relevance(folder / f"{x}.jsonl") for x in (a, b))
-        common = sorted(set(ra.labels) & set(rb.labels))
+        ra, rb = joined[a], joined[b]
+        common = sorted(set(ra.labels) & set(rb.labels), key=str)
         assert pair["n"] == len(common)
         assert kappa == pytest.approx(cohen_kappa_score([ra.labels[k] for k in common],
                                                         [rb.labels[k] for k in common]), abs=1e-6)
@@ -172,3 +178,120 @@ def test_cli_errors_are_one_line(tmp_path):
                                                                                            "relevant": True}]}])
     result = CliRunner().invoke(cli, ["agreement", "--human", str(one), "--model", str(other)])
     assert result.exit_code != 0 and "no item is labeled by two raters" in result.output
+
+
+def test_selection_rates_are_compared_on_the_items_every_rater_labeled():
+    # items 0-3 labeled by all three raters; items 4-5 not by h2. On their own items every rater
+    # says yes half the time (ratio 1.0), but on the items all three saw the model says yes 3x
+    # as often as h1: the ratio on common items is 0.75 / mean(0.25, 0.5) = 2.0.
+    table = np.array([[1, 0, 0, 0, 1, 1],
+                      [1, 1, 0, 0, NAN, NAN],
+                      [1, 1, 1, 0, 0, 0]], float)
+    groups = {"h1": "human", "h2": "human", "m1": "model"}
+    data = agreement(table, ["h1", "h2", "m1"], groups, bootstrap=0).to_json()
+    assert data["selection_rate"] == {"h1": 0.25, "h2": 0.5, "m1": 0.75}
+    assert data["selection_items"] == 4 and data["overall"]["selection_items"] == 4
+    assert data["selection_rate_own"] == {"h1": 0.5, "h2": 0.5, "m1": 0.5}
+    assert data["selection_items_own"] == {"h1": 6, "h2": 4, "m1": 6}
+    overall = data["overall"]
+    assert overall["human_selection_rate"] == 0.375 and overall["model_selection_rate"] == 0.75
+    assert overall["model_to_human_selection_ratio"] == 2.0
+    assert "selection_note" not in overall
+
+
+def test_selection_rates_without_a_common_item_say_so():
+    # every item is labeled by two of the three raters, none by all three
+    table = np.array([[1, 0, NAN], [1, NAN, 0], [NAN, 1, 1]], float)
+    data = agreement(table, ["h1", "h2", "m1"], {"h1": "human", "h2": "human", "m1": "model"}, bootstrap=0).to_json()
+    assert data["selection_rate"] == {"h1": None, "h2": None, "m1": None} and data["selection_items"] == 0
+    overall = data["overall"]
+    assert overall["human_selection_rate"] is None and overall["model_to_human_selection_ratio"] is None
+    assert "no item is labeled by all 3 raters" in overall["selection_note"]
+    assert data["selection_rate_own"] == {"h1": 0.5, "h2": 0.5, "m1": 1.0}  # still there, apart
+
+
+def judged(user, prompt, labels, key="relevance_judgments", prompt_field="prompt_index"):
+    """One relevance record; prompt None leaves the prompt field out (as LLM files often do)."""
+    record = {"user_id": user, key: [{"attribute": a, "relevant": v} for a, v in labels.items()]}
+    if prompt is not None:
+        record[prompt_field] = prompt
+    return record
+
+
+def run_agreement(human, model, *extra):
+    result = CliRunner().invoke(cli, ["agreement", "--human", str(human), "--model", str(model), "--bootstrap", "0",
+                                      "--json", *extra])
+    return result, (json.loads(result.output) if result.exit_code == 0 else None)
+
+
+def test_relevance_items_pair_by_prompt_when_both_files_state_it(tmp_path):
+    # one user judged under two prompts, with opposite judgments; the model file lists the prompts
+    # in the other order, so a join on user + attribute alone keeps a different prompt per file
+    p0, p1 = {"a": True, "b": False}, {"a": False, "b": True}
+    human = write_lines(tmp_path / "human.jsonl", [judged("u1", 0, p0), judged("u1", 1, p1)])
+    model = write_lines(tmp_path / "model.jsonl", [judged("u1", 1, p1, "items"), judged("u1", 0, p0, "items")])
+    result, data = run_agreement(human, model)
+    assert result.exit_code == 0, result.output
+    (pair,) = data["pairwise"]
+    assert pair["n"] == 4 and pair["kappa"] == 1.0
+    assert data["counts"] == {"human": {"labels": 4}, "model": {"labels": 4}}  # no duplicates, nothing paired blind
+    assert data["selection_rate"] == {"human": 0.5, "model": 0.5} and data["selection_items"] == 4
+    # ignoring prompts is the old join: each file keeps its last record, the two prompts' judgments
+    # are mixed and the raters look opposed
+    result, mixed = run_agreement(human, model, "--prompt", "")
+    assert mixed["pairwise"][0]["n"] == 2 and mixed["pairwise"][0]["kappa"] == -1.0
+
+
+def test_relevance_file_without_prompt_pairs_when_one_prompt_is_stated(tmp_path):
+    human = write_lines(tmp_path / "human.jsonl", [judged("u1", 0, {"a": True, "b": False}),
+                                                   judged("u2", 2, {"a": False, "b": True})])
+    model = write_lines(tmp_path / "llm.jsonl", [judged("u1", None, {"a": True, "b": False}, "items"),
+                                                 judged("u2", None, {"a": False, "b": True}, "items")])
+    result, data = run_agreement(human, model)
+    assert result.exit_code == 0, result.output
+    assert data["pairwise"][0]["n"] == 4 and data["pairwise"][0]["kappa"] == 1.0
+    assert data["counts"]["llm"]["labels paired without prompt_index (one prompt stated)"] == 4
+    # the library call: the unprompted labels take the prompt the human file states
+    raters = [read_relevance(human), read_relevance(model)]
+    table, keys, _ = label_table(raters)
+    assert keys == [("u1", "a", 0), ("u1", "b", 0), ("u2", "a", 2), ("u2", "b", 2)] and not np.isnan(table).any()
+    label_table(raters)  # a second join changes nothing
+    assert raters[1].counts["labels paired without prompt_index (one prompt stated)"] == 4
+
+
+def test_relevance_file_without_prompt_is_ambiguous_against_two_prompts(tmp_path):
+    human = write_lines(tmp_path / "human.jsonl", [judged("u2", 0, {"a": True}),
+                                                   judged("u1", 0, {"a": True, "b": False}),
+                                                   judged("u1", 1, {"a": False, "b": True})])
+    model = write_lines(tmp_path / "llm.jsonl", [judged("u2", None, {"a": True}, "items"),
+                                                 judged("u1", None, {"a": True, "b": False}, "items")])
+    with pytest.raises(LabelError, match=r"llm\.jsonl: line 2: no prompt_index, and its items are labeled under "
+                                         r"prompt_index 0, 1 in .*human\.jsonl: cannot tell which prompt"):
+        label_table([read_relevance(human), read_relevance(model)])
+    result, _ = run_agreement(human, model)
+    assert result.exit_code == 1 and "llm.jsonl: line 2: no prompt_index" in result.output
+    assert "Traceback" not in result.output and "--prompt ''" in result.output
+    result, data = run_agreement(human, model, "--prompt", "")  # the researcher's choice: prompts ignored
+    assert result.exit_code == 0 and data["pairwise"][0]["n"] == 3
+
+
+def test_pilot_relevance_files_pair_prompts_and_common_selection(corpora):
+    folder = corpora / "recenter_pilot" / "relevance"
+    files = sorted(folder.glob("*.jsonl"))
+    if not any(f.stem.startswith("human_") for f in files) or not any(f.stem.startswith("llm_") for f in files):
+        pytest.skip(f"pilot relevance files (human_*.jsonl, llm_*.jsonl) not found in {folder}")
+    raters = [read_relevance(f) for f in files]
+    table, keys, code = label_table(raters)  # raises if a file without prompt_index were ambiguous
+    assert all(len(k) == 3 for k in keys)  # every joined item carries its prompt
+    for r in raters:
+        if r.rater.startswith("llm_") and r.labels.keys() - r.prompted:
+            assert r.counts["labels paired without prompt_index (one prompt stated)"] > 0, r.rater
+    groups = {r.rater: "human" if r.rater.startswith("human_") else "model" for r in raters}
+    data = agreement(table, [r.rater for r in raters], groups, positive=code[True], bootstrap=0).to_json()
+    common = ~np.isnan(table).any(axis=0)
+    assert data["selection_items"] == int(common.sum()) > 0
+    for i, r in enumerate(raters):
+        assert data["selection_rate"][r.rater] == pytest.approx((table[i, common] == code[True]).mean(), abs=1e-6)
+    rates = {g: np.mean([data["selection_rate"][r] for r in groups if groups[r] == g]) for g in ("human", "model")}
+    assert data["overall"]["model_to_human_selection_ratio"] == pytest.approx(rates["model"] / rates["human"],
+                                                                              abs=1e-5)

@@ -70,7 +70,7 @@ def test_bench_compare_quick_writes_its_figures(tmp_path, corpora):
     warm = result["compare"]["warm"]
     assert result["compare"]["warm_wall_s"] > 0 and warm["peak_rss_mib"] > 0
     assert warm["embedding_cache"]["embedded"] == 0 and not warm["model_loaded"]  # the warm pass reads the cache
-    assert {m["name"] for m in warm["metrics"]} >= {"frechet_distance", "mmd2", "c2st_auc", "prdc_density", "mauve"}
+    assert {m["name"] for m in warm["metrics"]} >= {"kid", "mmd2", "c2st_auc", "prdc_density", "mauve"}
     prdc, mauve = result["metrics"]["prdc"], result["metrics"]["mauve"]
     for key in ("precision", "recall", "density", "coverage"):
         assert 0 <= prdc["synthgap"][key] <= 2 and 0 <= prdc["reference"][key] <= 2

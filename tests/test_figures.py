@@ -73,7 +73,11 @@ def make_results() -> dict:
     }}
     return {"schema": "synthgap/compare-results/1", "real": {"label": "real"},
             "synthetic": [{"label": "a"}, {"label": "b"}], "metrics": metrics,
-            "distributions": {"quantile_levels": LEVELS, "projection": projection, "style": style},
+            "distributions": {"quantile_levels": LEVELS, "projection": projection, "style": style,
+                              "sensitivity": {s: {"sizes": [25, 50, 100], "metrics": {
+                                  "kid": {"gap": [0.03 * k, 0.025 * k, 0.02 * k], "baseline": [0.001, 0.0, -0.001]},
+                                  "c2st_auc": {"gap": [0.7, 0.75, 0.8], "baseline": [0.5, 0.49, 0.5]}}}
+                                  for s, k in (("a", 1), ("b", 2))}},
             "extraction": extraction}
 
 
@@ -89,7 +93,7 @@ def test_draw_gives_every_figure_in_order_with_title_and_caption(drawn):
 
 @pytest.mark.parametrize("drop, expected", [
     (("distributions", "extraction"), ["ratios"]),
-    (("metrics", "extraction"), ["projection", "style"]),
+    (("metrics", "extraction"), ["projection", "style", "sensitivity"]),
     (("metrics", "distributions"), ["extraction_f1", "overgeneralization"]),
     (("metrics", "distributions", "extraction"), []),
 ])
@@ -105,6 +109,7 @@ def test_partial_sections_are_left_out():
     del results["distributions"]["style"]
     for c in results["extraction"]["corpora"].values():
         c.pop("match", None)
+    del results["distributions"]["sensitivity"]
     for m in results["metrics"]:
         m["ratio_to_baseline"] = None
     assert [d.name for d in figures.draw(results)] == ["projection", "overgeneralization"]

@@ -14,10 +14,13 @@ from synthgap.reports.summary import fmt, rows, verdict
 
 
 def metric(name, family, value, base, ci, base_ci, ratio, beyond, synthetic="syn_1&co"):
+    diff = value - base
     return {"name": name, "family": family, "synthetic": synthetic, "goal": "lower", "range": [0, None],
             "ideal": None, "real_vs_synthetic": value, "ci95": ci, "real_vs_real": base,
-            "real_vs_real_ci95": base_ci, "ratio_to_baseline": ratio, "beyond_baseline": beyond, "n": 100,
-            "details": {}}
+            "real_vs_real_ci95": base_ci, "ratio_to_baseline": ratio, "beyond_baseline": beyond, "m": 100,
+            "authors": {"real_a": 40, "real_b": 41, "synthetic": 12}, "status": None,
+            "difference": {"value": diff, "ci95": [diff - 0.01, diff + 0.01], "p_value": 0.001 if beyond else 0.4,
+                           "p_adjusted": 0.004 if beyond else 0.8}, "details": {}}
 
 
 RESULTS = {
@@ -27,8 +30,9 @@ RESULTS = {
     "metrics": [metric("frechet", "embedding", 0.25, 0.05, [0.2, 0.3], [0.03, 0.07], 5.0, True),
                 metric("question", "style", 0.02, 0.019, [0.0, 0.05], [0.0, 0.04], 1.05, False),
                 metric("extraction_f1", "extraction", -0.4, -0.01, [-0.5, -0.3], [-0.05, 0.02], 40.0, True),
-                metric("extraction_overgeneralization_rate", "extraction", 0.3, 0.1, [-0.1, 0.6], [-0.2, 0.3], 3.0,
-                       False)],
+                dict(metric("extraction_overgeneralization_rate", "extraction", 0.3, 0.1, [-0.1, 0.6], [-0.2, 0.3],
+                            3.0, False), difference={"value": 0.2, "ci95": [0.01, 0.39], "p_value": 0.02,
+                                                     "p_adjusted": 0.08})],
     "extraction": {"config": {"extractor": "rules"}, "corpora": {
         "real_50%": {"users": 10, "statistics": {"f1": {"value": 0.01, "ci95": [0, 0.02]}}},
         "syn_1&co": {"users": 12, "statistics": {"f1": {"value": 0.41, "ci95": [0.3, 0.5]}}}}},
@@ -40,12 +44,15 @@ def test_numbers_and_verdicts():
     assert fmt(0.12345) == "0.123" and fmt(12.345) == "12.3" and fmt(1234.5) == "1,234" and fmt(None) == "–"
     assert verdict(RESULTS["metrics"][0]) == "beyond real-vs-real variation"
     assert verdict(RESULTS["metrics"][1]) == "within real-vs-real variation"
-    assert verdict(RESULTS["metrics"][3]) == "larger than real-vs-real, within its uncertainty"
-    # the real halves exactly at the ideal (no ratio): a gap whose interval reaches it is not "no baseline"
-    at_ideal = {"real_vs_synthetic": 0.004, "real_vs_real": 0.0, "ratio_to_baseline": None, "beyond_baseline": False}
-    assert verdict(at_ideal) == "larger than real-vs-real, within its uncertainty"
-    assert verdict(dict(at_ideal, real_vs_synthetic=0.0)) == "no difference"
-    assert verdict(dict(at_ideal, real_vs_real=None)) == "no baseline to compare"
+    assert verdict(RESULTS["metrics"][3]) == "larger than real-vs-real, not significant after correction"
+    negative = dict(RESULTS["metrics"][1], difference={"value": -0.01, "p_adjusted": 1.0})
+    assert verdict(negative) == "within real-vs-real variation"
+    few = dict(RESULTS["metrics"][0], status="too few items (m = 40; needs >= 100)", beyond_baseline=None)
+    assert verdict(few) == "too few items (m = 40; needs >= 100)"
+    assert verdict({"real_vs_synthetic": 0.1, "real_vs_real": None, "beyond_baseline": None}) == \
+        "no baseline to compare"
+    row = rows(RESULTS)[0]
+    assert row.m == "100" and row.authors == "40/41/12" and row.p == "0.004" and row.difference.startswith("0.200")
     fams = [r.family for r in rows(RESULTS)]
     assert fams == ["embedding", "style", "extraction", "overgeneralization"]  # family order, overgen its own
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthgap.comparators.base import Estimate, Metric, Result
-from synthgap.comparators.yardstick import (Bootstrap, Side, group_halves, make_plan, normal_interval,
+from synthgap.comparators.base import Estimate, Metric, Result, adjust_verdicts, holm
+from synthgap.comparators.yardstick import (Bootstrap, Side, balanced_pick, group_halves, make_plan, normal_interval,
                                             percentile_interval)
 from synthgap.errors import SynthgapError
 
@@ -65,24 +65,58 @@ def test_intervals():
     assert low == 0.0 and high == 1.0
 
 
-def result(value, ci, base, base_ci, goal="lower", ideal=None, rng=(0.0, 1.0)):
-    return Result("m", "embedding", goal, rng, value, ci, base, base_ci, 100, ideal)
+def result(value, base, reps, base_reps, goal="lower", ideal=None, rng=(0.0, 1.0), n=100, min_items=None):
+    return Result("m", "embedding", goal, rng, value, None, base, None, n, ideal, min_items=min_items,
+                  replicates=None if reps is None else np.asarray(reps, float),
+                  baseline_replicates=None if base_reps is None else np.asarray(base_reps, float))
 
 
-def test_verdicts_and_ratios():
-    assert result(0.5, [0.4, 0.6], 0.1, [0.05, 0.2]).beyond_baseline is True
-    assert result(0.5, [0.15, 0.6], 0.1, [0.05, 0.2]).beyond_baseline is False
-    higher = result(0.2, [0.1, 0.3], 0.9, [0.85, 0.95], goal="higher")
-    assert higher.beyond_baseline is True and higher.ratio_to_baseline == pytest.approx(0.8 / 0.1)
-    auc = result(0.95, [0.93, 0.97], 0.52, [0.48, 0.56], ideal=0.5)
-    assert auc.beyond_baseline is True and auc.ratio_to_baseline == pytest.approx(0.45 / 0.02)
-    below = result(0.3, [0.28, 0.32], 0.52, [0.48, 0.56], ideal=0.5)  # far below chance is also a gap
-    assert below.beyond_baseline is True
-    assert result(0.5, None, 0.1, None).beyond_baseline is None
-    js = result(0.5, [0.4, 0.6], 0.1, [0.05, 0.2]).to_json("syn")
-    for key in ("name", "family", "synthetic", "real_vs_synthetic", "real_vs_real", "ci95", "goal"):
-        assert key in js
-    assert js["synthetic"] == "syn" and js["ci95"] == [0.4, 0.6]
+def test_paired_difference_decides_where_overlapping_intervals_would_not():
+    """The sign-reversal case: both comparisons share real half A, so their replicates move together.
+    Their marginal intervals overlap (the old rule said "not beyond"), yet real-vs-synthetic is
+    further from the ideal in every single draw: the paired difference is clearly above 0."""
+    rng = np.random.default_rng(0)
+    shared = rng.normal(0, 0.05, 400)  # half A's draw moves both numbers alike
+    rvs = 0.30 + shared + rng.normal(0, 0.002, 400)
+    rvr = 0.27 + shared + rng.normal(0, 0.002, 400)
+    r = result(0.30, 0.27, rvs, rvr)
+    ci, base_ci = percentile_interval(rvs), percentile_interval(rvr)
+    assert ci[0] < base_ci[1]  # the intervals overlap
+    d = r.paired()
+    assert d["value"] == pytest.approx(0.03) and d["ci95"][0] > 0.02 and d["p_value"] < 1e-6
+    # independent replicates with the same marginal spread: the same gap is not significant
+    loose = result(0.30, 0.27, 0.30 + rng.normal(0, 0.05, 400), 0.27 + rng.normal(0, 0.05, 400)).paired()
+    assert loose["p_value"] > 0.2
+
+
+def test_gap_is_signed_and_two_sided_where_the_metric_has_an_ideal():
+    higher = result(0.2, 0.9, [0.2, 0.21, 0.19], [0.9, 0.91, 0.89], goal="higher")
+    assert higher.paired()["value"] == pytest.approx(0.7) and higher.ratio_to_baseline == pytest.approx(0.8 / 0.1)
+    below = result(0.3, 0.52, [0.29, 0.31, 0.3], [0.51, 0.53, 0.52], ideal=0.5)  # far below chance is a gap too
+    assert below.paired()["value"] == pytest.approx(0.18)
+    # an unbiased MMD^2 below 0 is "indistinguishable", not far: the gap keeps its sign
+    mmd = result(-0.001, 0.002, [-0.001, 0.0, -0.002], [0.002, 0.003, 0.001], rng=(0.0, 2.0))
+    assert mmd.paired()["value"] == pytest.approx(-0.003)
+
+
+def test_no_verdict_without_replicates_or_below_the_metrics_size():
+    assert result(0.5, 0.1, None, None).status == "no interval" and result(0.5, 0.1, None, None).paired() is None
+    few = result(0.5, 0.1, [0.5, 0.6], [0.1, 0.2], n=40, min_items=100)
+    assert few.status == "too few items (m = 40; needs >= 100)" and few.paired() is None
+    js = few.to_json("syn")
+    assert js["status"].startswith("too few") and js["difference"] is None and js["m"] == 40
+
+
+def test_holm_and_report_wide_verdicts():
+    assert holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    metrics = [{"difference": {"p_value": 0.001}}, {"difference": {"p_value": 0.02}},
+               {"difference": {"p_value": 0.3}}, {"difference": None}]
+    summary = adjust_verdicts(metrics)
+    # 0.001 x 3, then 0.02 x 2 = 0.04 (< 0.05), then 0.3: two beyond; without a p-value, no verdict
+    assert [m["beyond_baseline"] for m in metrics] == [True, True, False, None]
+    assert [m["difference"]["p_adjusted"] for m in metrics[:3]] == pytest.approx([0.003, 0.04, 0.3])
+    assert summary["tests"] == 3 and summary["beyond"] == 2 and summary["no_verdict"] == 1
+    assert summary["correction"] == "holm"
 
 
 class MeanGap(Metric):
@@ -99,5 +133,22 @@ def test_metric_compute_runs_both_comparisons():
     make = lambda data: Side(data, list(range(len(data))), Bootstrap.draw(list(range(len(data))), 200, rng))  # noqa
     a, b, s = make(rng.normal(0, 1, 400)), make(rng.normal(0, 1, 400)), make(rng.normal(1, 1, 400))
     (res,) = MeanGap().compute(a, s, b)
-    assert res.value > 0.8 and res.baseline < 0.2 and res.beyond_baseline
+    assert res.value > 0.8 and res.baseline < 0.2 and res.paired()["p_value"] < 0.001
+    assert res.authors == {"real_a": 400, "real_b": 400, "synthetic": 400}
     assert res.ci95[0] < res.value < res.ci95[1] and res.details["interval"] == "percentile"
+
+
+def test_subsamples_are_balanced_by_author():
+    """One prolific author (half the items) must not hold half of a subsample: every author gives one
+    item before any gives a second."""
+    groups = ["big"] * 500 + [f"u{i // 5}" for i in range(500)]  # "big" + 100 authors of 5
+    idx = np.arange(len(groups))
+    codes = np.array([0] * 500 + [1 + i // 5 for i in range(500)])
+    pick = balanced_pick(idx, codes, 202, np.random.default_rng(0))
+    chosen = [groups[i] for i in pick]
+    assert len(pick) == 202 and chosen.count("big") == 2  # two rounds of 101 authors
+    assert len(set(chosen)) == 101
+    assert (balanced_pick(idx, codes, 1000, np.random.default_rng(0)) == idx).all()
+    plan = make_plan(groups, 1000, seed=0, sample=100, synthetic_groups=[f"p{i // 10}" for i in range(1000)])
+    in_a = [groups[i] for i in plan.real_a]
+    assert in_a.count("big") <= 2 and len(plan.synthetic) == 100

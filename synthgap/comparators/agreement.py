@@ -1,6 +1,10 @@
 """Agreement between raters (humans, models): Cohen's and Fleiss' kappa, Krippendorff's alpha,
 Spearman correlation, selection rates, and mean pairwise kappa within and between groups.
 
+Selection rates are compared on the items every rater labeled: a rate over a rater's own items
+mixes "how often does this rater say yes" with "which items did it see", so the model-to-human
+ratio is taken on the common items only; rates over each rater's own items are reported apart.
+
 Kappa and alpha are written out from their count matrices (a few lines each) rather than taken
 from a package: the bootstrap evaluates them on thousands of resamples as weighted counts, which
 no package offers. scikit-learn's `cohen_kappa_score` checks ours in the tests.
@@ -122,6 +126,28 @@ def spearman(a: Sequence, b: Sequence) -> float:
     return float(spearmanr(a[keep], b[keep]).statistic)
 
 
+def selection_rates(table: np.ndarray, positive: float) -> dict:
+    """Each rater's share of `positive` labels, on the common items (labeled by every rater: the
+    rates are comparable across raters) and on the rater's own labeled items; None where a rater
+    has no such item.
+
+    Returns {"common": [rate per rater], "n_common": int, "own": [rate per rater], "n_own": [int]}.
+    """
+    labeled = ~np.isnan(table)
+    hits = (table == positive) & labeled
+    common = labeled.all(axis=0)
+    n_common, n_own = int(common.sum()), labeled.sum(axis=1)
+    own = [float(h) / n if n else None for h, n in zip(hits.sum(axis=1), n_own)]
+    on_common = [float(h) / n_common if n_common else None for h in hits[:, common].sum(axis=1)]
+    return {"common": on_common, "n_common": n_common, "own": own, "n_own": [int(n) for n in n_own]}
+
+
+def _group_mean(rates: dict, groups: dict, group: str) -> Optional[float]:
+    """Mean selection rate of one group's raters (those with a rate), None when none has one."""
+    values = [v for r, v in rates.items() if groups[r] == group and v is not None]
+    return float(np.mean(values)) if values else None
+
+
 @dataclass
 class AgreementReport:
     """Every agreement figure for one set of raters; `to_json()` is what `synthgap agreement --json` prints."""
@@ -129,13 +155,18 @@ class AgreementReport:
     groups: dict  # rater -> "human" | "model"
     n_items: int
     pairwise: list = field(default_factory=list)
-    selection_rate: dict = field(default_factory=dict)
+    selection_rate: dict = field(default_factory=dict)  # rater -> rate on the common items (None: none)
+    selection_items: int = 0  # items every rater labeled: the base of selection_rate
+    selection_rate_own: dict = field(default_factory=dict)  # rater -> rate on its own labeled items
+    selection_items_own: dict = field(default_factory=dict)  # rater -> its labeled items
     group_kappa: dict = field(default_factory=dict)
     overall: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"pairwise": self.pairwise, "selection_rate": self.selection_rate,
+                "selection_items": self.selection_items, "selection_rate_own": self.selection_rate_own,
+                "selection_items_own": self.selection_items_own,
                 "groups": {name: g["mean_kappa"] for name, g in self.group_kappa.items()},
                 "groups_detail": self.group_kappa, "overall": self.overall,
                 "raters": {r: self.groups[r] for r in self.raters},
@@ -153,7 +184,9 @@ def agreement(table: np.ndarray, raters: list, groups: dict, positive: float = 1
               clusters: Optional[np.ndarray] = None, bootstrap: int = 1000, seed: int = 0) -> AgreementReport:
     """All figures for a raters x items table (NaN = no label).
 
-    positive: the label that counts as "selected" for selection rates.
+    positive: the label that counts as "selected" for selection rates. The headline rates (and the
+    group means and model-to-human ratio) are on the items every rater labeled; when there is no
+    such item they are None and `overall["selection_note"]` says so (the own-item rates remain).
     clusters: one id per item; the bootstrap draws whole clusters (e.g. users, whose items are
     not independent), or single items when None.
     """
@@ -161,9 +194,11 @@ def agreement(table: np.ndarray, raters: list, groups: dict, positive: float = 1
     n_items = table.shape[1]
     report = AgreementReport(list(raters), dict(groups), n_items)
     labeled = ~np.isnan(table)
-    for i, r in enumerate(raters):
-        report.selection_rate[r] = round(float((table[i, labeled[i]] == positive).mean()), 6) if labeled[i].any() \
-            else None
+    rates = selection_rates(table, positive)
+    report.selection_rate = {r: _round(v) for r, v in zip(raters, rates["common"])}
+    report.selection_items = rates["n_common"]
+    report.selection_rate_own = {r: _round(v) for r, v in zip(raters, rates["own"])}
+    report.selection_items_own = dict(zip(raters, rates["n_own"]))
     categories = np.unique(table[labeled])
     pairs = list(itertools.combinations(range(len(raters)), 2))
     # Per-pair confusion matrices per item, so bootstrap replicates are weighted sums (no copies).
@@ -213,19 +248,21 @@ def agreement(table: np.ndarray, raters: list, groups: dict, positive: float = 1
         interval = [round(float(x), 6) for x in np.percentile(vals, [2.5, 97.5])] if len(vals) else None
         n_pairs = sum(1 for (i, j) in point if _pair_kind(groups[raters[i]], groups[raters[j]]) == name)
         report.group_kappa[name] = {"mean_kappa": _round(means[name]), "ci95": interval, "pairs": n_pairs}
-    humans = [report.selection_rate[r] for r in raters if groups[r] == "human" and report.selection_rate[r] is not None]
-    models = [report.selection_rate[r] for r in raters if groups[r] == "model" and report.selection_rate[r] is not None]
+    human_rate, model_rate = (_group_mean(dict(zip(raters, rates["common"])), groups, g) for g in ("human", "model"))
     fleiss, fleiss_n = fleiss_kappa(table)
     report.overall = {
         "fleiss_kappa": _round(fleiss), "fleiss_items": fleiss_n,
         "krippendorff_alpha_nominal": _round(krippendorff_alpha(table, "nominal")),
         "krippendorff_alpha_ordinal": _round(krippendorff_alpha(table, "ordinal")),
-        "human_selection_rate": _round(float(np.mean(humans))) if humans else None,
-        "model_selection_rate": _round(float(np.mean(models))) if models else None,
-        "model_to_human_selection_ratio": _round(float(np.mean(models) / np.mean(humans)))
-        if humans and models and np.mean(humans) > 0 else None,
+        "human_selection_rate": _round(human_rate), "model_selection_rate": _round(model_rate),
+        "model_to_human_selection_ratio": _round(model_rate / human_rate)
+        if human_rate is not None and model_rate is not None and human_rate > 0 else None,
+        "selection_items": rates["n_common"],
         "bootstrap": bootstrap, "clusters": int(len(np.unique(clusters))) if clusters is not None else n_items,
     }
+    if not rates["n_common"]:
+        report.overall["selection_note"] = (f"no item is labeled by all {len(raters)} raters: selection rates and "
+                                            "their ratio are not comparable, so none is given (see selection_rate_own)")
     return report
 
 
@@ -234,4 +271,4 @@ def _round(value) -> Optional[float]:
 
 
 __all__ = ["AgreementReport", "agreement", "coincidences", "cohen_kappa", "confusion", "fleiss_kappa",
-           "kappa_from_confusion", "krippendorff_alpha", "spearman"]
+           "kappa_from_confusion", "krippendorff_alpha", "selection_rates", "spearman"]

@@ -44,9 +44,27 @@ def _round(x, digits: int = 6):
     return x
 
 
+ALPHA = 0.05
+CORRECTION = "holm"
+
+
+def too_few(m: int, needs: Optional[int]) -> Optional[str]:
+    """The refusal a metric gives below its reliable size, or None."""
+    if needs is not None and m < needs:
+        return f"too few items (m = {m}; needs >= {needs})"
+    return None
+
+
 @dataclass
 class Result:
-    """A metric's real-vs-synthetic value beside its real-vs-real baseline, each with a 95% interval."""
+    """A metric's real-vs-synthetic value beside its real-vs-real baseline, each with a 95% interval,
+    and the paired difference of the two that decides the verdict.
+
+    `replicates` and `baseline_replicates` are the bootstrap replicates of the two comparisons on
+    the same real-half-A draws (column r of one belongs with column r of the other), so the
+    difference has its own bootstrap distribution at no extra cost. `beyond` is set by
+    `adjust_verdicts` across all results of a report (it is None until then).
+    """
     name: str
     family: str
     goal: str
@@ -58,12 +76,28 @@ class Result:
     n: int
     ideal: Optional[float] = None
     details: dict = field(default_factory=dict)
+    authors: dict = field(default_factory=dict)
+    min_items: Optional[int] = None
+    replicates: Optional[np.ndarray] = field(default=None, repr=False)
+    baseline_replicates: Optional[np.ndarray] = field(default=None, repr=False)
 
-    def _reference(self) -> float:
+    def _reference(self) -> Optional[float]:
         """The best possible value: `ideal` when set, else the end of the range the goal points to."""
         if self.ideal is not None:
             return self.ideal
         return self.range[0] if self.goal == "lower" else self.range[1]
+
+    def gap(self, v):
+        """How far values are from the best one, signed so that larger is worse: |v - ideal| for a
+        two-sided metric, v - best for "lower", best - v for "higher" (-v when unbounded). Signed,
+        because an unbiased MMD^2 below 0 means "indistinguishable", not "far"."""
+        v = np.asarray(v, np.float64)
+        best = self._reference()
+        if self.ideal is not None:
+            return np.abs(v - best)
+        if self.goal == "lower":
+            return v - (best or 0.0)
+        return (best - v) if best is not None else -v
 
     @property
     def ratio_to_baseline(self) -> Optional[float]:
@@ -77,29 +111,104 @@ class Result:
         return gap / base
 
     @property
-    def beyond_baseline(self) -> Optional[bool]:
-        """True when the whole 95% interval of the gap lies further from the best value than the
-        baseline's interval does (distances to the ideal for two-sided metrics such as AUC)."""
-        if self.ci95 is None:
+    def status(self) -> Optional[str]:
+        """Why no verdict can be given (too few items, no interval), or None."""
+        refusal = too_few(self.n, self.min_items)
+        if refusal:
+            return refusal
+        if self.value is None or not np.isfinite(self.value) or self.baseline is None or \
+                not np.isfinite(self.baseline):
+            return "no estimate"
+        if self.replicates is None or self.baseline_replicates is None:
+            return "no interval"
+        return None
+
+    def clusters(self) -> Optional[int]:
+        """The fewest authors (or blocks) on any side: what the bootstrap's spread really rests on."""
+        counts = [v for k, v in self.authors.items() if k in ("real_a", "real_b", "synthetic", "real")
+                  and isinstance(v, int)]
+        return min(counts) if counts else None
+
+    def paired(self) -> Optional[dict]:
+        """The difference gap(real-vs-synthetic) - gap(real-vs-real), its bootstrap standard error from
+        the paired replicates, a 95% interval and the one-sided p-value of "no larger than 0".
+
+        The reference distribution is Student's t with G - 1 degrees of freedom, G the fewest authors
+        on any side: a cluster bootstrap's standard error from G authors is itself uncertain, and with
+        a few dozen authors the normal reference gives too many false "beyond" verdicts (the usual
+        small-cluster correction). Normal-theory rather than percentile: the replicates of plug-in
+        distances sit above their estimate (repeated rows), which shifts percentiles but not their
+        spread, and the bias is alike on both sides of the difference.
+        """
+        if self.status:
             return None
-        base = self.baseline_ci95 or [self.baseline, self.baseline]
-        best = self._reference()
-        if best is None:  # an unbounded "higher" metric without an ideal
-            return self.ci95[1] < base[0]
-        low, high = self.ci95
-        nearest = 0.0 if low <= best <= high else min(abs(low - best), abs(high - best))
-        return nearest > max(abs(v - best) for v in base)
+        from scipy.stats import norm, t
+
+        diff = float(self.gap(self.value) - self.gap(self.baseline))
+        reps = self.gap(self.replicates) - self.gap(self.baseline_replicates)
+        reps = reps[np.isfinite(reps)]
+        if len(reps) < 2:
+            return None
+        se = float(reps.std(ddof=1))
+        g = self.clusters()
+        ref = t(df=g - 1) if g is not None and g >= 2 else norm()
+        if se > 0:
+            p = float(ref.sf(diff / se))
+        else:
+            p = 0.0 if diff > 0 else 1.0
+        q = float(ref.ppf(0.975))
+        return {"value": diff, "ci95": [diff - q * se, diff + q * se], "se": se, "p_value": p,
+                "df": None if g is None else g - 1, "replicates": int(len(reps))}
 
     def to_json(self, synthetic: str) -> dict:
         ratio = self.ratio_to_baseline
+        paired = self.paired()
         return _round({
             "name": self.name, "family": self.family, "synthetic": synthetic, "goal": self.goal,
             "range": list(self.range), "ideal": self.ideal,
             "real_vs_synthetic": self.value, "ci95": self.ci95,
             "real_vs_real": self.baseline, "real_vs_real_ci95": self.baseline_ci95,
             "ratio_to_baseline": None if ratio is None or math.isinf(ratio) else ratio,
-            "beyond_baseline": self.beyond_baseline, "n": self.n, "details": self.details,
+            "difference": paired, "beyond_baseline": None, "status": self.status,
+            "m": self.n, "authors": self.authors, "min_items": self.min_items, "details": self.details,
         })
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (same order as given)."""
+    k = len(p_values)
+    order = sorted(range(k), key=lambda i: p_values[i])
+    adjusted = [0.0] * k
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (k - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def adjust_verdicts(metrics: list[dict], alpha: float = ALPHA) -> dict:
+    """Decide every "beyond real-vs-real" verdict of one report together, in place.
+
+    Holm's correction over every metric that has a paired p-value (all synthetic corpora and
+    families of the report): it holds the chance of any false "beyond" at alpha under any
+    dependence between the tests, and these tests are strongly dependent (PRDC's four outputs,
+    style features of the same turns), which Benjamini-Hochberg's guarantee does not cover.
+    A metric without a p-value (too few items, no interval) gets no verdict (None).
+    Returns the summary that results.json keeps under "verdicts".
+    """
+    tested = [m for m in metrics if (m.get("difference") or {}).get("p_value") is not None]
+    adjusted = holm([m["difference"]["p_value"] for m in tested])
+    for m, p in zip(tested, adjusted):
+        m["difference"]["p_adjusted"] = _round(p)
+        m["beyond_baseline"] = bool(p < alpha)
+    for m in metrics:
+        if m not in tested:
+            m["beyond_baseline"] = None
+    return {"correction": CORRECTION, "alpha": alpha, "tests": len(tested),
+            "beyond": sum(1 for m in tested if m["beyond_baseline"]),
+            "no_verdict": len(metrics) - len(tested),
+            "rule": "beyond real-vs-real when the paired difference gap(real vs synthetic) - gap(real vs real) "
+                    "is above 0 at one-sided level alpha after Holm's correction across the report"}
 
 
 class Metric(ABC):
@@ -118,6 +227,14 @@ class Metric(ABC):
     goals: dict = {}
     ranges: dict = {}
     ideals: dict = {}
+    min_items: dict = {}  # per output: the smallest m at which its estimator is reliable (see calibration)
+
+    def prepare(self, real_a: Side, real_b: Side, synthetic: Side) -> None:
+        """Fix what both comparisons must share (a kernel bandwidth from the pooled sample)."""
+
+    def shared_key(self) -> tuple:
+        """What `prepare` fixed, so a cached baseline is reused only with the same settings."""
+        return ()
 
     def names(self) -> tuple:
         return self.outputs or (self.name,)
@@ -126,8 +243,9 @@ class Metric(ABC):
     def estimate(self, x: Side, y: Side, seed: int) -> dict[str, Estimate]:
         """Estimate every output for x (real) against y; use x.boot / y.boot counts for replicates."""
 
-    def results(self, rvs: dict[str, Estimate], rvr: dict[str, Estimate], n: int) -> list[Result]:
-        """Results from the two comparisons' estimates."""
+    def results(self, rvs: dict[str, Estimate], rvr: dict[str, Estimate], n: int,
+                authors: Optional[dict] = None) -> list[Result]:
+        """Results from the two comparisons' estimates (replicates paired column by column)."""
         out = []
         for key in self.names():
             a, b = rvs[key], rvr[key]
@@ -141,13 +259,39 @@ class Metric(ABC):
                 name=key, family=self.family, goal=self.goals.get(key, self.goal), range=bounds, value=a.value,
                 ci95=interval(self.interval, a.replicates, a.value, bounds), baseline=b.value,
                 baseline_ci95=interval(self.interval, b.replicates, b.value, bounds),
-                n=n, ideal=self.ideals.get(key, self.ideal), details=details))
+                n=n, ideal=self.ideals.get(key, self.ideal), details=details, authors=dict(authors or {}),
+                min_items=self.min_items.get(key), replicates=a.replicates, baseline_replicates=b.replicates))
         return out
 
     def compute(self, real_a: Side, synthetic: Side, real_b: Side, seed: int = 0) -> list[Result]:
         """Real half A vs the synthetic side, and real half A vs real half B (the yardstick)."""
+        self.prepare(real_a, real_b, synthetic)
         return self.results(self.estimate(real_a, synthetic, seed), self.estimate(real_a, real_b, seed),
-                            len(real_a.data))
+                            len(real_a.data), side_authors(real_a, real_b, synthetic))
 
 
-__all__ = ["Estimate", "GOALS", "Metric", "Result"]
+def authors_cell(metric: dict) -> str:
+    """Distinct authors behind real half A / real half B / the synthetic side ("-" when not recorded)."""
+    a = metric.get("authors") or {}
+    if "real_a" not in a:
+        return "-"
+    parts = [a.get("real_a"), a.get("real_b"), a.get("synthetic")]
+    text = "/".join("?" if x is None else str(x) for x in parts)
+    return f"{text} {a['unit']}" if a.get("unit") else text
+
+
+def p_cell(metric: dict) -> str:
+    p = (metric.get("difference") or {}).get("p_adjusted")
+    if p is None:
+        return "-"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def side_authors(real_a: Side, real_b: Side, synthetic: Side) -> dict:
+    """Distinct authors on each side of a metric's comparisons."""
+    return {"real_a": len(set(real_a.groups)), "real_b": len(set(real_b.groups)),
+            "synthetic": len(set(synthetic.groups))}
+
+
+__all__ = ["ALPHA", "CORRECTION", "Estimate", "GOALS", "Metric", "Result", "adjust_verdicts", "authors_cell", "holm", "p_cell", "side_authors",
+           "too_few"]

@@ -38,6 +38,10 @@ METRICS_HELP = ("comma-separated: all (default), embedding, style, or any of fre
                                                "(default: the packaged all-MiniLM-L6-v2)")
 @click.option("--mauve-seeds", type=int, default=5, show_default=True, help="k-means seeds MAUVE is averaged over")
 @click.option("--permutations", type=int, default=200, show_default=True, help="MMD permutation-test shuffles")
+@click.option("--c2st-refits", type=click.IntRange(min=0), default=30, show_default=True,
+              help="bootstrap refits of the classifier behind the C2ST interval (0: no interval, no verdict)")
+@click.option("--no-sensitivity", is_flag=True, help="skip the headline metrics at m/4 and m/2 (the report's "
+                                                      "sensitivity figure)")
 @click.option("--no-cache", is_flag=True, help="embed and parse everything again, and store nothing")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="cache folder (default ~/.cache/synthgap, "
                                                                     "or $SYNTHGAP_CACHE_DIR)")
@@ -57,8 +61,8 @@ METRICS_HELP = ("comma-separated: all (default), embedding, style, or any of fre
 @click.option("--gold-categories", help="only gold attributes of these categories count (comma-separated)")
 @extractor_options
 def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match, seed, bootstrap, model,
-            mauve_seeds, permutations, no_cache, cache_dir, skip_bad, empty_turns, outdir, quiet, extraction,
-            extraction_users, persona_files, gold_categories, **extractor_opts):
+            mauve_seeds, permutations, c2st_refits, no_sensitivity, no_cache, cache_dir, skip_bad, empty_turns, outdir,
+            quiet, extraction, extraction_users, persona_files, gold_categories, **extractor_opts):
     """Measure how far synthetic corpora are from a real one, each gap beside the real-vs-real yardstick.
 
     Embedding metrics (Fréchet distance, MMD, classifier AUC, precision/recall/density/coverage,
@@ -78,7 +82,8 @@ def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match
     log = lambda msg: click.echo(f"synthgap: {msg}", err=True)  # noqa: E731
     config = CompareConfig(metrics=parse_metrics(metrics), unit=unit, pooling=pooling, sample=sample,
                            match=not no_match, seed=seed, bootstrap=bootstrap, model=model,
-                           permutations=permutations, mauve_seeds=mauve_seeds)
+                           permutations=permutations, mauve_seeds=mauve_seeds, c2st_refits=c2st_refits,
+                           sensitivity=not no_sensitivity)
     config.validate()
     started = time.perf_counter()
     samples = []
@@ -129,6 +134,7 @@ def _extraction(results, samples, roles, extractor, users, persona_files, gold_c
     from ..extractors.cli import build_extractor
     from ..personas.reference import read_personas
     from .embedding import Embedder
+    from .base import adjust_verdicts
     from .extraction import ExtractionComparison, ExtractionConfig
 
     started = time.perf_counter()
@@ -154,6 +160,7 @@ def _extraction(results, samples, roles, extractor, users, persona_files, gold_c
             item = r.to_json(smp.label)
             item["role"] = role
             results["metrics"].append(item)
+    results["verdicts"] = adjust_verdicts(results["metrics"])  # again: the family now holds extraction too
     results["extraction"] = section
     comparison.timings["extraction"] = time.perf_counter() - started
     out = {k: v for k, v in info.items() if k in ("extractor", "identity", "engine", "config")}
@@ -175,13 +182,13 @@ def _input_files(sources) -> list[Path]:
     return files
 
 
-def _raters(files, group, fmt, join, item, rater_column, label, skip_bad):
+def _raters(files, group, fmt, join, item, rater_column, label, skip_bad, prompt="prompt_index"):
     from .labels import read_long, read_relevance
 
     out = []
     for path in files:
         if fmt == "relevance" or (fmt == "auto" and str(path).endswith((".jsonl", ".json")) and _is_relevance(path)):
-            out.append((read_relevance(path, tuple(join), skip_bad), group))
+            out.append((read_relevance(path, tuple(join), skip_bad, prompt or None), group))
         else:
             out += [(r, group) for r in read_long(path, item, rater_column, label, skip_bad)]
     return out
@@ -208,6 +215,8 @@ def _is_relevance(path) -> bool:
 @click.option("--format", "fmt", type=click.Choice(["auto", "relevance", "long"]), default="auto", show_default=True)
 @click.option("--join", default="user_id,attribute", show_default=True,
               help="relevance format: fields that identify an item across files (from the item, else its record)")
+@click.option("--prompt", default="prompt_index", show_default=True,
+              help="relevance format: the prompt field; items pair per prompt where files state it ('' ignores it)")
 @click.option("--item", default="item", show_default=True, help="long format: the item column(s), comma-separated")
 @click.option("--rater", "rater_column", default="rater", show_default=True,
               help="long format: the rater column (absent: the file's stem)")
@@ -219,8 +228,8 @@ def _is_relevance(path) -> bool:
 @click.option("--skip-bad", is_flag=True, help="skip bad lines (counted and reported) instead of failing")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @click.option("-o", "--output", type=click.Path(file_okay=False), help="write agreement.json and manifest.json here")
-def agreement(humans, models, fmt, join, item, rater_column, label, positive, bootstrap, seed, skip_bad, as_json,
-              output):
+def agreement(humans, models, fmt, join, prompt, item, rater_column, label, positive, bootstrap, seed, skip_bad,
+              as_json, output):
     """Agreement between human and model raters: kappas, alpha, selection rates, group means."""
     import numpy as np
 
@@ -233,8 +242,8 @@ def agreement(humans, models, fmt, join, item, rater_column, label, positive, bo
     if len(humans) + len(models) < 2:
         raise SynthgapError("agreement needs at least two label files (--human FILE ..., --model FILE ...)")
     join_fields = [f.strip() for f in join.split(",") if f.strip()]
-    loaded = _raters(humans, "human", fmt, join_fields, item, rater_column, label, skip_bad) + \
-        _raters(models, "model", fmt, join_fields, item, rater_column, label, skip_bad)
+    loaded = _raters(humans, "human", fmt, join_fields, item, rater_column, label, skip_bad, prompt) + \
+        _raters(models, "model", fmt, join_fields, item, rater_column, label, skip_bad, prompt)
     names = [r.rater for r, _ in loaded]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
@@ -256,8 +265,8 @@ def agreement(humans, models, fmt, join, item, rater_column, label, positive, bo
         out.mkdir(parents=True, exist_ok=True)
         (out / "agreement.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         write_manifest(out / "manifest.json", command="agreement",
-                       config={"join": join_fields, "format": fmt, "positive": positive, "bootstrap": bootstrap,
-                               "seed": seed}, inputs=[*humans, *models],
+                       config={"join": join_fields, "prompt": prompt, "format": fmt, "positive": positive,
+                               "bootstrap": bootstrap, "seed": seed}, inputs=[*humans, *models],
                        counts={"items": report.n_items, "raters": report.counts},
                        timings={"seconds": round(time.perf_counter() - started, 3)})
     if as_json:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import SynthgapError
 from . import distances as D
-from .base import Metric, Result, _round
+from .base import Metric, Result, _round, adjust_verdicts, side_authors
 from .embedding import Embedder, pool_units
 from .embedding_metrics import (C2STMetric, FrechetMetric, MMDMetric, MauveMetric, MemorizationMetric,
                                 PRDCMetric)
@@ -62,6 +62,10 @@ class CompareConfig:
     prdc_k: int = 5
     memorization_threshold: float = 0.95
     c2st_folds: int = 5
+    c2st_refits: int = 30  # refitted bootstrap replicates behind the classifier test's interval
+    mauve_clusters: Optional[int] = None  # one count for the whole report (default: from its smallest m)
+    sensitivity: bool = True  # headline metrics also at m/4 and m/2 (point estimates), for the report's figure
+    size_rule: bool = True  # refuse a verdict below each metric's reliable m (off only to calibrate the rule)
     style_max_chars: int = 3000
 
     def validate(self) -> None:
@@ -73,11 +77,16 @@ class CompareConfig:
             raise SynthgapError(f"--bootstrap needs at least 20 replicates for an interval, got {self.bootstrap}")
         if self.sample is not None and self.sample < 10:
             raise SynthgapError(f"--sample must be at least 10, got {self.sample}")
+        if self.c2st_refits < 0:
+            raise SynthgapError(f"c2st_refits must be 0 or more, got {self.c2st_refits}")
+        if self.mauve_clusters is not None and self.mauve_clusters < 2:
+            raise SynthgapError(f"mauve_clusters must be at least 2, got {self.mauve_clusters}")
 
-    def embedding_metrics(self) -> list[Metric]:
+    def embedding_metrics(self, mauve_clusters: Optional[int] = None) -> list[Metric]:
         make = {"frechet": lambda: FrechetMetric(), "mmd": lambda: MMDMetric(self.permutations),
-                "c2st": lambda: C2STMetric(self.c2st_folds), "prdc": lambda: PRDCMetric(self.prdc_k),
-                "mauve": lambda: MauveMetric(self.mauve_seeds),
+                "c2st": lambda: C2STMetric(self.c2st_folds, self.c2st_refits),
+                "prdc": lambda: PRDCMetric(self.prdc_k),
+                "mauve": lambda: MauveMetric(self.mauve_seeds, clusters=self.mauve_clusters or mauve_clusters),
                 "memorization": lambda: MemorizationMetric(self.memorization_threshold)}
         return [make[m]() for m in self.metrics if m in make]
 
@@ -120,9 +129,18 @@ def _boot(groups, replicates: int, seed: int, tag: str) -> Bootstrap:
     return Bootstrap.draw(groups, replicates, np.random.default_rng([seed, *tag.encode()]))
 
 
-def _plan_info(plan: Plan, what: str) -> dict:
+def _plan_info(plan: Plan, what: str, authors: Optional[dict] = None) -> dict:
     return {"per_side": plan.size, "synthetic_used": len(plan.synthetic), "what": what, "split": plan.split,
-            "size_matched": plan.matched}
+            "size_matched": plan.matched, "authors": authors or {}}
+
+
+SENSITIVITY = ("kid", "mmd2", "c2st_auc", "mauve", "prdc_precision", "prdc_recall", "prdc_coverage")
+FRACTIONS = (0.25, 0.5)
+
+
+def _subside(side: Side, keep: np.ndarray) -> Side:
+    """Rows `keep` of a side, with no bootstrap (point estimates only)."""
+    return Side(side.data[keep], [side.groups[i] for i in keep], Bootstrap(np.zeros((len(keep), 0), np.int32)))
 
 
 class Comparison:
@@ -164,22 +182,52 @@ class Comparison:
         return vectors
 
     def _baseline(self, metric: Metric, key: tuple, a: Side, b: Side) -> dict:
-        cache_key = (metric.name, key)
+        cache_key = (metric.name, key, metric.shared_key())
         if cache_key not in self._baselines:
             self._baselines[cache_key] = metric.estimate(a, b, self.config.seed)
         return self._baselines[cache_key]
 
+    def _sensitivity(self, metrics: list[Metric], a: Side, b: Side, s: Side) -> dict:
+        """Headline metrics at m/4, m/2 and m (point estimates, gap and baseline): how far each number
+        still moves with the sample size. Subsamples are nested prefixes of one seeded order."""
+        m = len(a.data)
+        out: dict = {"sizes": [], "metrics": {}}
+        rng = np.random.default_rng([self.config.seed, 4242, m])
+        orders = [rng.permutation(len(side.data)) for side in (a, b, s)]
+        for fraction in FRACTIONS:
+            k = int(m * fraction)
+            if k < 10:
+                continue
+            parts = [_subside(side, np.sort(order[:k])) for side, order in zip((a, b, s), orders)]
+            out["sizes"].append(k)
+            for metric in metrics:
+                if not set(metric.names()) & set(SENSITIVITY):
+                    continue
+                metric.prepare(*parts[:2], parts[2])
+                gap = metric.estimate(parts[0], parts[2], self.config.seed)
+                base = metric.estimate(parts[0], parts[1], self.config.seed)
+                for name in metric.names():
+                    if name in SENSITIVITY:
+                        row = out["metrics"].setdefault(name, {"gap": [], "baseline": []})
+                        row["gap"].append(gap[name].value)
+                        row["baseline"].append(base[name].value)
+        return out
+
     # -- families --------------------------------------------------------------------------------
 
-    def embedding(self, synthetic: Sample) -> tuple[list[Result], dict]:
+    def _plan(self, synthetic: Sample) -> Plan:
         cfg = self.config
-        metrics = cfg.embedding_metrics()
+        return make_plan(self.real.unit_groups, len(synthetic), cfg.seed, cfg.sample, cfg.match,
+                         what=f"{cfg.unit} units", synthetic_groups=synthetic.unit_groups)
+
+    def embedding(self, synthetic: Sample, mauve_clusters: Optional[int] = None) -> tuple[list[Result], dict]:
+        cfg = self.config
+        metrics = cfg.embedding_metrics(mauve_clusters)
         if not metrics:
             return [], {}
         if self.embedder is None:
             self.embedder = Embedder(cfg.model)
-        plan = make_plan(self.real.unit_groups, len(synthetic), cfg.seed, cfg.sample, cfg.match,
-                         what=f"{cfg.unit} units")
+        plan = self._plan(synthetic)
         groups_r = np.asarray(self.real.unit_groups, dtype=object)
         groups_s = np.asarray(synthetic.unit_groups, dtype=object)
         xa = self._unit_vectors(self.real, plan.real_a, "real")
@@ -190,19 +238,33 @@ class Comparison:
         b = Side(xb, list(groups_r[plan.real_b]), _boot(groups_r[plan.real_b], B, seed, f"real-b/{plan.size}"))
         s = Side(ys, list(groups_s[plan.synthetic]), _boot(groups_s[plan.synthetic], B, seed,
                                                           f"synthetic/{synthetic.label}"))
+        authors = side_authors(a, b, s)
         results = []
         for metric in metrics:
             start = time.perf_counter()
             self.log(f"{synthetic.label}: {metric.name}")
+            metric.prepare(a, b, s)
             rvs = metric.estimate(a, s, seed)
             rvr = self._baseline(metric, ("embedding", plan.size), a, b)
-            results.extend(metric.results(rvs, rvr, plan.size))
+            results.extend(metric.results(rvs, rvr, plan.size, authors))
             self._time(f"metric:{metric.name}", start)
         for r in results:
+            if not cfg.size_rule:
+                r.min_items = None
             if r.name == "memorization":
                 self._memorization_details(r, synthetic, plan, xa, xb, ys)
         self.distributions.setdefault("projection", {})[synthetic.label] = projection(xa, ys)
-        return results, _plan_info(plan, f"{cfg.unit} units")
+        if cfg.sensitivity:
+            start = time.perf_counter()
+            curve = self._sensitivity(metrics, a, b, s)
+            full = {r.name: (r.value, r.baseline) for r in results}
+            curve["sizes"].append(plan.size)
+            for name, row in curve["metrics"].items():
+                row["gap"].append(full[name][0])
+                row["baseline"].append(full[name][1])
+            self.distributions.setdefault("sensitivity", {})[synthetic.label] = _round(curve)
+            self._time("sensitivity", start)
+        return results, _plan_info(plan, f"{cfg.unit} units", authors)
 
     def _memorization_details(self, result: Result, synthetic: Sample, plan: Plan, xa, xb, ys) -> None:
         """Texts of the closest pairs, and the rate against both real halves (a copy of a real item
@@ -221,7 +283,8 @@ class Comparison:
         if self.analyzer is None:
             self.analyzer = StyleAnalyzer(max_chars=cfg.style_max_chars)
         real_groups = self.real.turn_groups
-        plan = make_plan(real_groups, len(synthetic.turns), cfg.seed, cfg.sample, cfg.match, what="user turns")
+        plan = make_plan(real_groups, len(synthetic.turns), cfg.seed, cfg.sample, cfg.match, what="user turns",
+                         synthetic_groups=synthetic.turn_groups)
         start = time.perf_counter()
         texts_a = [self.real.turns[i] for i in plan.real_a]
         texts_b = [self.real.turns[i] for i in plan.real_b]
@@ -248,7 +311,7 @@ class Comparison:
             a, b, s = (Side(f[:, j], g, bt) for f, g, bt in zip((fa, fb, fs), (ga, gb, gs), boots))
             rvs = metric.estimate(a, s, seed)
             rvr = self._baseline(metric, ("style", plan.size), a, b)
-            results.extend(metric.results(rvs, rvr, plan.size))
+            results.extend(metric.results(rvs, rvr, plan.size, side_authors(a, b, s)))
         size = default_block_size(plan.size)
         blocks = [block_values(t, size, seed) for t in (texts_a, texts_b, texts_s)]
         block_ids = [list(range(len(v))) for v in blocks]
@@ -259,11 +322,16 @@ class Comparison:
             a, b, s = (Side(v[:, j], ids, bt) for v, ids, bt in zip(blocks, block_ids, block_boots))
             rvs = metric.estimate(a, s, seed)
             rvr = self._baseline(metric, ("style", plan.size), a, b)
-            for r in metric.results(rvs, rvr, plan.size):
+            for r in metric.results(rvs, rvr, plan.size, {"real_a": len(a.data), "real_b": len(b.data),
+                                                           "synthetic": len(s.data), "unit": "blocks"}):
                 r.details["block_size"] = size
                 results.append(r)
         self._time("style_metrics", start)
-        info = _plan_info(plan, "user turns")
+        if not cfg.size_rule:
+            for r in results:
+                r.min_items = None
+        info = _plan_info(plan, "user turns", {"real_a": len(set(ga)), "real_b": len(set(gb)),
+                                                "synthetic": len(set(gs))})
         info["block_size"] = size
         return results, info
 
@@ -283,8 +351,14 @@ class Comparison:
         if clash:
             raise SynthgapError(f"two sources share the label {clash[0]!r}: name them with LABEL=SOURCE")
         metrics, samples = [], {}
+        clusters = None
+        if "mauve" in self.config.metrics and synthetics:  # one cluster count for the whole report
+            from .mauve import default_clusters
+
+            smallest = min(self._plan(s).size for s in synthetics)
+            clusters = default_clusters(smallest, smallest)
         for synthetic, role in zip(synthetics, roles):
-            emb, emb_info = self.embedding(synthetic)
+            emb, emb_info = self.embedding(synthetic, clusters)
             sty, sty_info = self.style(synthetic)
             for r in emb + sty:
                 item = r.to_json(synthetic.label)
@@ -303,7 +377,9 @@ class Comparison:
             models["embedding"] = {"path": str(self.embedder.path), "identity": self.embedder.identity}
         if self.analyzer is not None:
             models["spacy"] = self.analyzer.identity
+        verdicts = adjust_verdicts(metrics)
         return {"schema": SCHEMA, "config": asdict(self.config), "real": self.real.describe(),
+                "verdicts": verdicts,
                 "synthetic": [dict(s.describe(), role=r) for s, r in zip(synthetics, roles)],
                 "samples": samples, "models": models, "metrics": metrics, "notes": self.notes,
                 "distributions": {"quantile_levels": _round(list(QUANTILES)), **self.distributions}}

@@ -1,10 +1,11 @@
 """The embedding-distribution metrics as `Metric`s: each estimates itself with bootstrap replicates.
 
 How each interval is drawn (cluster-bootstrap counts from `yardstick.py`):
-- Fréchet distance, MMD: both sides resampled; moments and kernel sums take the counts as weights.
-- C2ST: folds hold whole authors; the out-of-fold scores are resampled (the classifier is not refitted).
-- PRDC, memorization: the side the mean runs over is resampled with the k-NN balls held fixed,
-  because a resample with repeated rows would shrink every ball to zero.
+- KID, MMD: both sides resampled; kernel sums take the counts as weights.
+- C2ST: folds hold whole authors; each replicate refits the classifier on the resample.
+- PRDC, memorization: both sides resampled; a row's ball (or its near-copy test) counts when the
+  row is drawn, with the k-NN radii held at their full-sample values (a resample with repeated rows
+  would shrink every ball to zero).
 - MAUVE: the cluster histograms are resampled, the clustering seed cycling through the seeds,
   so the interval holds both sampling and quantization spread.
 """
@@ -18,7 +19,9 @@ import numpy as np
 from . import distances as D
 from . import mauve as M
 from .base import Estimate, Metric
-from .yardstick import Side
+from .yardstick import Bootstrap, Side
+
+weighted_auc = D.weighted_auc
 
 
 def _weighted_means(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -26,107 +29,139 @@ def _weighted_means(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return (values @ counts) / np.maximum(counts.sum(axis=0), 1)
 
 
-def weighted_auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """ROC AUC (Mann-Whitney, ties count one half) for each weight column at once.
+KERNEL_ROWS = D.FULL_KERNEL_MAX // 2  # per side: beyond it, kernel metrics use a seeded subsample
 
-    Written out because sklearn's `roc_auc_score` takes one weight vector per call; this sorts once
-    and serves all bootstrap replicates with cumulative sums.
-    """
-    weights = np.asarray(weights, np.float64).reshape(len(scores), -1)
-    order = np.argsort(scores, kind="mergesort")
-    s, pos, w = scores[order], labels[order] == 1, weights[order]
-    # rows sharing a score form one block; negatives below a block count fully, within it half
-    starts = np.r_[0, np.flatnonzero(np.diff(s)) + 1]
-    neg_w = np.where(pos[:, None], 0.0, w)
-    pos_w = np.where(pos[:, None], w, 0.0)
-    neg_block = np.add.reduceat(neg_w, starts, axis=0)
-    pos_block = np.add.reduceat(pos_w, starts, axis=0)
-    neg_below = np.cumsum(neg_block, axis=0) - neg_block
-    wins = (pos_block * (neg_below + neg_block / 2.0)).sum(axis=0)
-    total = pos_w.sum(axis=0) * neg_w.sum(axis=0)
-    return np.where(total > 0, wins / np.where(total > 0, total, 1.0), np.nan)
+
+def kernel_sides(x: Side, y: Side, seed: int) -> tuple[Side, Side, dict]:
+    """Both sides cut to at most KERNEL_ROWS rows each (seeded, by row index), so a pooled kernel
+    matrix fits in memory; the rows keep their authors and bootstrap counts. Details say so."""
+    out, details = [], {}
+    for tag, side in (("x", x), ("y", y)):
+        if len(side.data) <= KERNEL_ROWS:
+            out.append(side)
+            continue
+        rng = np.random.default_rng([seed, 11, len(side.data)] + [ord(c) for c in tag])
+        keep = np.sort(rng.choice(len(side.data), KERNEL_ROWS, replace=False))
+        out.append(Side(side.data[keep], [side.groups[i] for i in keep], Bootstrap(side.boot.counts[keep])))
+        details["subsample"] = KERNEL_ROWS
+    return out[0], out[1], details
+
+
+def pooled(*sides: Side) -> np.ndarray:
+    return np.concatenate([np.asarray(s.data, np.float64) for s in sides])
 
 
 class FrechetMetric(Metric):
-    """Fréchet distance of Gaussian fits. Each replicate refits two covariances, so the interval
-    uses at most `max_replicates` of them for its standard error (50 give it to about 10%)."""
-    name = "frechet_distance"
-    goal, range, interval = "lower", (0.0, None), "normal"
+    """The Fréchet family with a bias-aware headline: KID, the unbiased MMD^2 with the cubic
+    polynomial kernel (gamma x.y + 1)^3, whose expectation is 0 for two samples of one distribution
+    at any size. Raw Fréchet distance is biased upwards by about d/m (0.88 at m = 40 in 384
+    dimensions, enough to rank a collapsed set closer to real than real), so it is kept in details
+    only. gamma = 1 / mean squared row norm of the pooled sample (1 for unit-length embeddings; the
+    same scale as KID's 1/d for features whose squared norm is about d), shared by both comparisons.
+    """
+    name = "kid"
+    goal, range = "lower", (0.0, None)
+    interval = "percentile"
+    min_items = {"kid": 50}
 
-    def __init__(self, max_replicates: int = 50):
-        self.max_replicates = max_replicates
+    def __init__(self, gamma: Optional[float] = None):
+        self.gamma = gamma
+        self._gamma = gamma
+
+    def prepare(self, real_a: Side, real_b: Side, synthetic: Side) -> None:
+        if self.gamma is None:
+            Z = pooled(real_a, real_b, synthetic)
+            self._gamma = float(1.0 / max(np.mean((Z * Z).sum(axis=1)), 1e-12))
+
+    def shared_key(self) -> tuple:
+        return (self._gamma,)
 
     def estimate(self, x: Side, y: Side, seed: int) -> dict:
-        from threadpoolctl import threadpool_limits
+        gamma = self._gamma or float(1.0 / max(np.mean((pooled(x, y) ** 2).sum(axis=1)), 1e-12))
+        fd = D.frechet_distance(x.data, y.data)
+        kx, ky, details = kernel_sides(x, y, seed)
+        K = D.polynomial_kernel(np.concatenate([kx.data, ky.data]), gamma)
+        diag = np.diagonal(K).astype(np.float64)
+        value = float(D.mmd2_from_kernel(K, len(kx.data), diag=diag))
+        reps = D.mmd2_from_kernel(K, len(kx.data), kx.boot.counts, ky.boot.counts, diag=diag) \
+            if x.boot.replicates else None
+        del K
+        details.update({"kernel": "polynomial", "degree": 3, "gamma": gamma, "frechet_distance": fd,
+                        "frechet_note": "raw plug-in Fréchet distance, biased upwards at small m"})
+        return {self.name: Estimate(value, None if reps is None else np.asarray(reps), details)}
 
-        value = D.frechet_distance(x.data, y.data)
-        reps = []
-        for r in range(min(x.boot.replicates, self.max_replicates)):
-            moments = (*D.gaussian_fit(x.data, x.boot.counts[:, r], np.float32),
-                       *D.gaussian_fit(y.data, y.boot.counts[:, r], np.float32))
-            # one BLAS thread for the d x d decompositions: too small to split, and a second thread
-            # competing with any other load slows them down many times over
-            with threadpool_limits(limits=1, user_api="blas"):
-                reps.append(D.frechet_from_moments(*moments))
-        return {self.name: Estimate(value, np.array(reps))}
+    def results(self, rvs, rvr, n, authors=None):
+        out = super().results(rvs, rvr, n, authors)
+        for r in out:  # the raw FD pair beside the headline
+            r.details["frechet_distance"] = {"real_vs_synthetic": rvs[self.name].details["frechet_distance"],
+                                             "real_vs_real": rvr[self.name].details["frechet_distance"]}
+        return out
 
 
 class MMDMetric(Metric):
-    """Unbiased MMD^2, Gaussian kernel. The bandwidth is the median heuristic on the real half, so
-    the real-vs-synthetic and real-vs-real numbers use one kernel and can be compared."""
+    """Unbiased MMD^2, Gaussian kernel. The bandwidth is the median heuristic on the pooled sample
+    (real halves and synthetic), fixed once so both comparisons use one kernel; the permutation
+    test moves whole authors between the sides."""
     name = "mmd2"
     goal, range = "lower", (0.0, 2.0)
+    min_items = {"mmd2": 30}
 
-    def __init__(self, permutations: int = 200, bandwidth: Optional[float] = None, method: str = "auto",
-                 block_size: Optional[int] = None):
-        self.permutations, self.bandwidth, self.method, self.block_size = permutations, bandwidth, method, block_size
+    def __init__(self, permutations: int = 200, bandwidth: Optional[float] = None):
+        self.permutations, self.bandwidth = permutations, bandwidth
+        self._bandwidth = bandwidth
+
+    def prepare(self, real_a: Side, real_b: Side, synthetic: Side) -> None:
+        if self.bandwidth is None:
+            self._bandwidth = D.median_bandwidth(pooled(real_a, real_b, synthetic), seed=0)
+
+    def shared_key(self) -> tuple:
+        return (self._bandwidth,)
 
     def estimate(self, x: Side, y: Side, seed: int) -> dict:
-        h = self.bandwidth or D.median_bandwidth(x.data, seed=seed)
-        method = self.method
-        if method == "auto":
-            method = "permutation" if len(x.data) + len(y.data) <= D.FULL_KERNEL_MAX else "block"
-        if method == "permutation":
-            K = D.gaussian_kernel(np.concatenate([x.data, y.data]), h)
-            test = D.mmd_permutation_test(x.data, y.data, h, self.permutations, seed, K=K)
-            reps = D.mmd2_from_kernel(K, len(x.data), x.boot.counts, y.boot.counts)
-            del K
-        else:
-            size = 2 if method == "linear" else (self.block_size or D.block_size_for(min(len(x.data), len(y.data))))
-            test = D.mmd_block_test(x.data, y.data, h, size, seed)
-            rng = np.random.default_rng([seed, 3])
-            perm_x, perm_y = rng.permutation(len(x.data)), rng.permutation(len(y.data))
-            blocks = D.mmd2_blocks(x.data[perm_x], y.data[perm_y], h, size)
-            picks = rng.integers(0, len(blocks), size=(x.boot.replicates, len(blocks)))
-            reps = blocks[picks].mean(axis=1)
-        details = {"p_value": test.p_value, "bandwidth": h, "method": test.method}
-        if test.permutations:
-            details["permutations"] = test.permutations
-        if test.block_size:
-            details["block_size"] = test.block_size
-        return {self.name: Estimate(test.mmd2, np.asarray(reps), details)}
+        h = self._bandwidth or D.median_bandwidth(x.data, y.data, seed=seed)
+        kx, ky, details = kernel_sides(x, y, seed)
+        K = D.gaussian_kernel(np.concatenate([kx.data, ky.data]), h)
+        permutations = self.permutations if x.boot.replicates else 0
+        test = D.mmd_permutation_test(kx.data, ky.data, h, permutations, seed, K=K, groups_x=kx.groups,
+                                      groups_y=ky.groups)
+        reps = D.mmd2_from_kernel(K, len(kx.data), kx.boot.counts, ky.boot.counts) if x.boot.replicates else None
+        del K
+        details.update({"bandwidth": h, "method": test.method, "permutation_unit": "author"})
+        if permutations:
+            details.update(p_value=test.p_value, permutations=permutations)
+        return {self.name: Estimate(test.mmd2, None if reps is None else np.asarray(reps), details)}
 
 
 class C2STMetric(Metric):
-    """Cross-validated logistic regression telling synthetic from real; AUC 0.5 means indistinguishable."""
+    """A cross-fitted linear classifier telling synthetic from real; AUC 0.5 means indistinguishable.
+
+    Folds hold whole authors. The interval refits: each of `refits` cluster-bootstrap resamples
+    (the same draws as the other metrics, so real-vs-real pairs with real-vs-synthetic) is
+    refitted fold by fold and scored, and the interval is the normal one from their spread.
+    """
     name = "c2st_auc"
     goal, range, ideal = "lower", (0.0, 1.0), 0.5
+    interval = "normal"
+    min_items = {"c2st_auc": 50}
 
-    def __init__(self, folds: int = 5):
-        self.folds = folds
+    def __init__(self, folds: int = 5, refits: int = 30):
+        self.folds, self.refits = folds, refits
 
     def estimate(self, x: Side, y: Side, seed: int) -> dict:
-        scores, labels = D.c2st_scores(x.data, y.data, seed=seed, folds=self.folds, groups_x=x.groups,
-                                       groups_y=y.groups)
-        value = float(weighted_auc(scores, labels, np.ones(len(scores)))[0])
-        reps = weighted_auc(scores, labels, np.concatenate([x.boot.counts, y.boot.counts]))
-        return {self.name: Estimate(value, reps, {"folds": self.folds, "fold_unit": "author",
-                                                  "classifier": "logistic regression"})}
+        R = min(self.refits, x.boot.replicates, y.boot.replicates)
+        counts = np.concatenate([x.boot.counts[:, :R], y.boot.counts[:, :R]]) if R else None
+        fit = D.c2st_fit(x.data, y.data, seed=seed, folds=self.folds, groups_x=x.groups, groups_y=y.groups,
+                         counts=counts)
+        value = float(D.within_fold_auc(fit.scores, fit.labels, fit.folds))
+        return {self.name: Estimate(value, fit.refit_aucs if R else None,
+                                    {"folds": self.folds, "fold_unit": "author", "refits": R,
+                                     "classifier": "ridge linear discriminant"})}
 
 
 class PRDCMetric(Metric):
     """Precision, recall, density and coverage (Naeem et al. 2020) with k-nearest-neighbour balls."""
     name = "prdc"
+    min_items = {"prdc_precision": 100, "prdc_recall": 100, "prdc_density": 100, "prdc_coverage": 100}
     outputs = ("prdc_precision", "prdc_recall", "prdc_density", "prdc_coverage")
     goal, range = "higher", (0.0, 1.0)
     ranges = {"prdc_density": (0.0, None)}
@@ -137,17 +172,18 @@ class PRDCMetric(Metric):
 
     def estimate(self, x: Side, y: Side, seed: int) -> dict:
         items = D.prdc_items(x.data, y.data, self.k)
-        out = {}
-        for key, values in items.items():
-            counts = y.boot.counts if key in ("precision", "density") else x.boot.counts
-            out[f"prdc_{key}"] = Estimate(float(values.mean()), _weighted_means(values, counts), {"k": self.k})
-        return out
+        reps = D.prdc_replicates(x.data, y.data, self.k, x.boot.counts, y.boot.counts) if x.boot.replicates else {}
+        return {f"prdc_{key}": Estimate(float(values.mean()), reps.get(key), {"k": self.k})
+                for key, values in items.items()}
 
 
 class MauveMetric(Metric):
-    """MAUVE on the embeddings, the mean over several k-means seeds (spread in details)."""
+    """MAUVE on the embeddings, the mean over several k-means seeds (spread in details). The cluster
+    count is fixed per report (`clusters`, set by the comparison from its smallest size), so that
+    both comparisons and every synthetic corpus are quantized alike: MAUVE falls as clusters grow."""
     name = "mauve"
     goal, range, interval = "higher", (0.0, 1.0), "normal"
+    min_items = {"mauve": 100}
 
     def __init__(self, seeds: int = 5, clusters: Optional[int] = None, explained_variance: float = 0.9,
                  scaling: float = 5.0):
@@ -170,6 +206,7 @@ class MemorizationMetric(Metric):
     """Share of items whose nearest real item is a near copy (cosine similarity >= threshold)."""
     name = "memorization"
     goal, range = "lower", (0.0, 1.0)
+    min_items = {"memorization": 20}
 
     def __init__(self, threshold: float = 0.95, examples: int = 5):
         self.threshold, self.examples = threshold, examples
@@ -180,7 +217,9 @@ class MemorizationMetric(Metric):
         top = np.argsort(-best, kind="stable")[: self.examples]
         details = {"threshold": self.threshold, "count": int(hit.sum()),
                    "nearest": [{"item": int(i), "real_item": int(where[i]), "cosine": float(best[i])} for i in top]}
-        return {self.name: Estimate(float(hit.mean()), _weighted_means(hit, y.boot.counts), details)}
+        reps = D.memorization_replicates(x.data, y.data, self.threshold, x.boot.counts, y.boot.counts) \
+            if x.boot.replicates else None
+        return {self.name: Estimate(float(hit.mean()), reps, details)}
 
 
 EMBEDDING_METRICS = {"frechet": FrechetMetric, "mmd": MMDMetric, "c2st": C2STMetric, "prdc": PRDCMetric,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from .base import authors_cell, p_cell
+
 from ..progress import stdout_console
 
 
@@ -34,20 +36,26 @@ def print_results(results: dict, console: Console | None = None) -> None:
                           if isinstance(v, dict) and v)
         title = (f"{real['label']} (real) vs {label} ({syn['role']}) - {sizes}")
         table = Table(title=title, title_justify="left")
-        for col in ("family", "metric", "goal", "real vs synthetic", "95% CI", "real vs real", "95% CI ",
-                    "x baseline", "beyond"):
-            table.add_column(col, justify="left" if col in ("family", "metric", "goal") else "right")
+        for col in ("family", "metric", "goal", "m", "authors", "real vs synthetic", "95% CI", "real vs real",
+                    "95% CI ", "difference", "p (Holm)", "beyond"):
+            table.add_column(col, justify="left" if col in ("family", "metric", "goal") else "right",
+                             no_wrap=col != "beyond")
         for m in rows:
-            ratio = m["ratio_to_baseline"]
             verdict = {True: "[red]yes[/red]", False: "no", None: "-"}[m["beyond_baseline"]]
+            if m.get("status"):
+                verdict = m["status"]
             goal = m["goal"] if m.get("ideal") is None else f"{m['goal']} (ideal {m['ideal']:g})"
-            table.add_row(m["family"], m["name"], goal, _num(m["real_vs_synthetic"]), _ci(m["ci95"]),
-                          _num(m["real_vs_real"]), _ci(m["real_vs_real_ci95"]),
-                          "-" if ratio is None else (">100" if ratio > 100 else f"{ratio:.1f}"), verdict)
+            diff = m.get("difference") or {}
+            table.add_row(m["family"], m["name"], goal, str(m.get("m", "-")), authors_cell(m),
+                          _num(m["real_vs_synthetic"]), _ci(m["ci95"]), _num(m["real_vs_real"]),
+                          _ci(m["real_vs_real_ci95"]), _num(diff.get("value")), p_cell(m), verdict)
         console.print(table)
         beyond = sum(1 for m in rows if m["beyond_baseline"])
-        console.print(f"{beyond} of {len(rows)} metrics put {label} beyond the real-vs-real yardstick "
-                      f"(the gap's 95% interval lies wholly on the worse side of the baseline's).")
+        tested = sum(1 for m in rows if m["beyond_baseline"] is not None)
+        v = results.get("verdicts") or {}
+        console.print(f"{beyond} of {tested} tested metrics put {label} beyond the real-vs-real yardstick "
+                      f"(paired difference, {v.get('correction', 'holm')} correction over {v.get('tests', '?')} "
+                      f"tests); m: items per side, authors: real half A / half B / synthetic.")
     if results.get("extraction"):
         print_extraction(results["extraction"], console)
     for note in results.get("notes", []):

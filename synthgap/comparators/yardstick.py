@@ -64,8 +64,9 @@ class Plan:
 
 
 def make_plan(real_groups: Sequence, n_synthetic: int, seed: int = 0, sample: Optional[int] = None,
-              match: bool = True, what: str = "items") -> Plan:
-    """Draw the halves and the size-matched subsamples (all in a seeded, order-independent way)."""
+              match: bool = True, what: str = "items", synthetic_groups: Optional[Sequence] = None) -> Plan:
+    """Draw the halves and the size-matched subsamples (seeded; subsamples balanced by author, see
+    `balanced_pick`, when the synthetic side's authors are given too)."""
     rng = np.random.default_rng([seed, 7001])
     a, b, how = group_halves(real_groups, rng)
     m = min(len(a), len(b))
@@ -73,13 +74,38 @@ def make_plan(real_groups: Sequence, n_synthetic: int, seed: int = 0, sample: Op
         m = min(m, sample)
     if match:
         m = min(m, n_synthetic)
+    if synthetic_groups is not None:
+        synthetic_groups = _codes(synthetic_groups)
     if m < MIN_ITEMS or n_synthetic < MIN_ITEMS:
         raise SynthgapError(f"too few {what} to compare: each real half and the synthetic side need at least "
                             f"{MIN_ITEMS}, got halves of {len(a)} and {len(b)} and {n_synthetic} synthetic")
-    pick = lambda idx, k: np.sort(rng.choice(idx, k, replace=False)) if k < len(idx) else idx  # noqa: E731
+    codes = _codes(real_groups)
     synth = np.arange(n_synthetic)
     k_synth = m if match else (min(n_synthetic, sample) if sample else n_synthetic)
-    return Plan(pick(a, m), pick(b, m), pick(synth, k_synth), how, match)
+    return Plan(balanced_pick(a, codes[a], m, rng), balanced_pick(b, codes[b], m, rng),
+                balanced_pick(synth, synthetic_groups, k_synth, rng), how, match)
+
+
+def balanced_pick(idx: np.ndarray, codes: Optional[Sequence], k: int, rng: np.random.Generator) -> np.ndarray:
+    """k of the rows `idx`, author by author: every author gives one (random) item before any gives a
+    second, and so on (authors in random order within a round). So a prolific author (one user with a
+    quarter of a corpus's turns) holds no more of the sample than its fair share, and a subsample
+    describes the population of authors, not its most talkative member. All rows when k >= len(idx)."""
+    if k >= len(idx):
+        return idx
+    if codes is None:
+        return np.sort(rng.choice(idx, k, replace=False))
+    codes = np.asarray(codes)
+    order = rng.permutation(len(idx))
+    seen: dict = {}
+    rank = np.empty(len(idx), dtype=np.int64)
+    for pos in order.tolist():  # each item's round: how many items of its author came before it
+        c = int(codes[pos])
+        rank[pos] = seen.get(c, 0)
+        seen[c] = rank[pos] + 1
+    tie = rng.permutation(len(idx))
+    chosen = np.lexsort((tie, rank))[:k]
+    return np.sort(idx[chosen])
 
 
 @dataclass
@@ -154,5 +180,5 @@ def interval(kind: str, replicates, value: float, bounds: tuple = (None, None)) 
     return percentile_interval(replicates) if kind == "percentile" else normal_interval(replicates, value, bounds)
 
 
-__all__ = ["Bootstrap", "MIN_ITEMS", "Plan", "Side", "group_halves", "interval", "make_plan", "normal_interval",
+__all__ = ["Bootstrap", "MIN_ITEMS", "balanced_pick", "Plan", "Side", "group_halves", "interval", "make_plan", "normal_interval",
            "percentile_interval", "sides"]

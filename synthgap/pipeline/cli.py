@@ -35,6 +35,7 @@ def run(config_file, output, example_config):
     seconds = time.perf_counter() - started
     reused = sum(r["status"] == "reused" for r in records)
     for label, counts in summary(output).items():
-        log(f"{label}: {counts['beyond']} of {counts['metrics']} metrics beyond real-vs-real variation")
+        log(f"{label}: {counts['beyond']} of {counts['tested']} tested metrics beyond real-vs-real variation "
+            f"(Holm-corrected; {counts['metrics'] - counts['tested']} without a verdict)")
     log(f"done in {seconds:.1f} s ({reused} of {len(records)} stages reused): {output}/report/report.html, "
         f"{output}/report/report.md, {output}/README.md")

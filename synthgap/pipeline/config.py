@@ -39,7 +39,7 @@ class TemplatesStage(_Section):
 
 class LLMStage(_Section):
     enabled: bool = True
-    personas: int = Field(20, ge=0)
+    personas: int = Field(60, ge=0)
     per_persona: int = Field(1, ge=1)
     turns: int = Field(2, ge=1)
     backend: Literal["llamacpp", "openai", "vllm"] = "llamacpp"

@@ -232,8 +232,9 @@ def summary(root) -> dict:
     results = json.loads((Path(root) / "results.json").read_text(encoding="utf-8"))
     out: dict = {}
     for m in results["metrics"]:
-        item = out.setdefault(m["synthetic"], {"metrics": 0, "beyond": 0})
+        item = out.setdefault(m["synthetic"], {"metrics": 0, "tested": 0, "beyond": 0})
         item["metrics"] += 1
+        item["tested"] += m.get("beyond_baseline") is not None
         item["beyond"] += bool(m.get("beyond_baseline"))
     return out
 

@@ -13,7 +13,7 @@ from typing import Optional
 
 from .summary import FAMILY_ORDER, FAMILY_TITLES, family_of, fmt
 
-FIGURES = ("projection", "style", "ratios", "extraction_f1", "overgeneralization")
+FIGURES = ("projection", "style", "ratios", "sensitivity", "extraction_f1", "overgeneralization")
 DPI = 150
 REAL_COLOUR = "#333333"
 # Okabe-Ito, colour-blind safe; synthetic corpora take them in the order results.json lists them.
@@ -317,7 +317,47 @@ def _overgeneralization(results: dict, colour: dict) -> Optional[Drawn]:
                  "evidence) per corpus, with 95% bootstrap intervals over users.", fig)
 
 
-_DRAW = {"projection": _projection, "style": _style, "ratios": _ratios, "extraction_f1": _f1,
+def _sensitivity(results: dict, colour: dict) -> Optional[Drawn]:
+    """Each headline metric at m/4, m/2 and m: the gap (one line per synthetic corpus, solid) beside the
+    real-vs-real baseline (dashed, grey), so a reader sees how far a number still moves with the sample."""
+    curves = (results.get("distributions") or {}).get("sensitivity") or {}
+    names = []
+    for curve in curves.values():
+        names += [n for n in curve.get("metrics", {}) if n not in names]
+    if not names:
+        return None
+    cols = min(4, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig = _figure(2.1 * cols + 0.4, 1.9 * rows + 0.5)
+    grid = fig.add_gridspec(rows, cols)
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(grid[i // cols, i % cols])
+        for label, curve in curves.items():
+            row = curve.get("metrics", {}).get(name)
+            if not row:
+                continue
+            sizes = curve["sizes"]
+            ax.plot(sizes, row["gap"], "o-", color=colour.get(label), lw=1.2, ms=3, label=label)
+            ax.plot(sizes, row["baseline"], "s--", color=REAL_COLOUR, lw=0.9, ms=2.5, alpha=0.6,
+                    label="real vs real" if i == 0 and label == next(iter(curves)) else None)
+        ax.set_title(name)
+        ax.set_xlabel("m (items per side)")
+        ax.set_xscale("log", base=2)
+    handles, labels = [], []
+    for ax in fig.axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)), frameon=False)
+    return Drawn("sensitivity", "Headline metrics by sample size",
+                 "Each headline metric at a quarter, half and all of the items per side (m), real vs synthetic "
+                 "(solid, per corpus) and real vs real (dashed). A metric still moving between m/2 and m is "
+                 "not yet at its large-sample value: compare gaps at the same m only.", fig)
+
+
+_DRAW = {"projection": _projection, "style": _style, "ratios": _ratios, "sensitivity": _sensitivity,
+         "extraction_f1": _f1,
          "overgeneralization": _overgeneralization}
 
 

@@ -15,16 +15,19 @@ from .summary import (FAMILY_HEADER, FAMILY_TITLES, SUMMARY_HEADER, YARDSTICK, T
 TEMPLATE = "report.html.j2"
 # summary.verdict's words -> the CSS class that colours them (anything else gets "other").
 VERDICT_CLASSES = {"beyond real-vs-real variation": "beyond",
-                   "larger than real-vs-real, within its uncertainty": "larger",
+                   "larger than real-vs-real, not significant after correction": "larger",
                    "within real-vs-real variation": "within",
                    "no difference": "same",
                    "no baseline to compare": "nobaseline"}
-_NUMERIC = {"real vs synthetic", "real vs real", "ratio", "mean pairwise kappa", "selection rate"}
+_NUMERIC = {"real vs synthetic", "real vs real", "ratio", "mean pairwise kappa", "selection rate", "m", "authors",
+            "difference", "p (Holm)", "own items", "n own"}
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SCREEN_PX_PER_INCH = 120.0
 
 
 def verdict_class(text: str) -> str:
+    if text.startswith("too few items"):
+        return "fewitems"
     return VERDICT_CLASSES.get(text, "other")
 
 

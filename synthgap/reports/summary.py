@@ -7,15 +7,21 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
+from ..comparators.base import authors_cell, p_cell
+
 FAMILY_ORDER = ("embedding", "style", "extraction", "overgeneralization", "agreement")
 FAMILY_TITLES = {"embedding": "Embedding distribution", "style": "Style", "extraction": "Attribute extraction",
                  "overgeneralization": "Overgeneralization", "agreement": "Agreement"}
 YARDSTICK = ("Every gap is shown beside the same metric between two halves of the real corpus (split by author), "
-             "with bootstrap 95% intervals. A verdict says the gap is beyond real-vs-real variation only when its "
-             "whole interval lies further from the ideal than the baseline's.")
-SUMMARY_HEADER = ["synthetic", "family", "metric", "real vs synthetic", "95% CI", "real vs real", "95% CI", "ratio",
-                  "verdict"]
-FAMILY_HEADER = ["synthetic", "metric", "real vs synthetic", "95% CI", "real vs real", "95% CI", "verdict"]
+             "with bootstrap 95% intervals, at m items per side from the given numbers of authors (real half A / "
+             "real half B / synthetic). The verdict tests the paired difference: how much further from the ideal "
+             "real-vs-synthetic is than real-vs-real, on the same bootstrap draws of half A; a gap is beyond "
+             "real-vs-real variation when that difference is above zero at the 5% level after Holm's correction "
+             "across every metric of the report. A metric whose estimator is unreliable at its m gives no verdict.")
+SUMMARY_HEADER = ["synthetic", "family", "metric", "m", "authors", "real vs synthetic", "95% CI", "real vs real",
+                  "95% CI", "difference", "p (Holm)", "verdict"]
+FAMILY_HEADER = ["synthetic", "metric", "m", "authors", "real vs synthetic", "95% CI", "real vs real", "95% CI",
+                 "difference", "p (Holm)", "verdict"]
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -37,21 +43,20 @@ def fmt_ci(ci) -> str:
 
 
 def verdict(metric: dict) -> str:
-    """The gap in plain words, from the yardstick comparison."""
-    ratio = metric.get("ratio_to_baseline")
+    """The gap in plain words, from the paired difference and its Holm-adjusted verdict."""
+    if metric.get("status"):
+        return str(metric["status"])
     if metric.get("beyond_baseline"):
         return "beyond real-vs-real variation"
-    if ratio is None:
-        value, base = metric.get("real_vs_synthetic"), metric.get("real_vs_real")
-        if value is None or base is None:
-            return "no baseline to compare"
-        if value == base:
-            return "no difference"
-        # the real halves sit exactly at the ideal (no ratio), the gap does not, but its interval reaches it
-        return "larger than real-vs-real, within its uncertainty"
-    if ratio <= 1.5:
+    diff = metric.get("difference") or {}
+    if metric.get("beyond_baseline") is False and diff.get("value") is not None:
+        if diff["value"] > 0 and (diff.get("p_value") if diff.get("p_value") is not None else 1.0) < 0.05:
+            return "larger than real-vs-real, not significant after correction"
         return "within real-vs-real variation"
-    return "larger than real-vs-real, within its uncertainty"
+    value, base = metric.get("real_vs_synthetic"), metric.get("real_vs_real")
+    if value is None or base is None:
+        return "no baseline to compare"
+    return "no verdict"
 
 
 def family_of(metric: dict) -> str:
@@ -73,15 +78,20 @@ class Row:
     ratio: str
     verdict: str
     beyond: Optional[bool]
+    m: str = "–"
+    authors: str = "–"
+    difference: str = "–"
+    p: str = "–"
 
     def summary_cells(self) -> list[str]:
         """This row under SUMMARY_HEADER."""
-        return [self.synthetic, self.family, self.name, self.value, self.ci, self.baseline, self.baseline_ci,
-                self.ratio, self.verdict]
+        return [self.synthetic, self.family, self.name, self.m, self.authors, self.value, self.ci, self.baseline,
+                self.baseline_ci, self.difference, self.p, self.verdict]
 
     def family_cells(self) -> list[str]:
         """This row under FAMILY_HEADER (a family's own section)."""
-        return [self.synthetic, self.name, self.value, self.ci, self.baseline, self.baseline_ci, self.verdict]
+        return [self.synthetic, self.name, self.m, self.authors, self.value, self.ci, self.baseline,
+                self.baseline_ci, self.difference, self.p, self.verdict]
 
 
 @dataclass
@@ -96,10 +106,14 @@ def rows(results: dict) -> list[Row]:
     out = []
     for m in results.get("metrics", []):
         ratio = m.get("ratio_to_baseline")
+        diff = m.get("difference") or {}
         out.append(Row(m["synthetic"], family_of(m), m["name"], fmt(m["real_vs_synthetic"]), fmt_ci(m["ci95"]),
                        fmt(m["real_vs_real"]), fmt_ci(m["real_vs_real_ci95"]),
                        "–" if ratio is None else (">100" if ratio > 100 else fmt(ratio, 2)), verdict(m),
-                       m.get("beyond_baseline")))
+                       m.get("beyond_baseline"), m=str(m.get("m", m.get("n", "–"))), authors=authors_cell(m),
+                       difference="–" if diff.get("value") is None else f"{fmt(diff['value'])} "
+                                                                          f"{fmt_ci(diff.get('ci95'))}",
+                       p=p_cell(m)))
     order = {f: i for i, f in enumerate(FAMILY_ORDER)}
     return sorted(out, key=lambda r: (r.synthetic, order.get(r.family, len(order))))
 
@@ -126,9 +140,16 @@ def extractor(section: dict) -> str:
 
 
 def agreement_tables(data: dict) -> list[Table]:
-    """results["agreement"]: mean pairwise kappa per group, then each rater's selection rate."""
+    """results["agreement"]: mean pairwise kappa per group, then each rater's selection rate on the items
+    every rater labeled (with their number) and on the rater's own items."""
+    common = data.get("selection_items", data.get("overall", {}).get("selection_items"))
+    own = data.get("selection_rate_own", {})
+    own_n = data.get("selection_items_own", {})
+    head = "selection rate" + (f" (n = {common} common items)" if common is not None else "")
     return [Table(["group", "mean pairwise kappa"], [[g, fmt(v)] for g, v in data.get("groups", {}).items()]),
-            Table(["rater", "selection rate"], [[r, fmt(v)] for r, v in data.get("selection_rate", {}).items()])]
+            Table(["rater", head, "own items", "n own"],
+                  [[r, fmt(v), fmt(own.get(r)), str(own_n.get(r, "–"))]
+                   for r, v in data.get("selection_rate", {}).items()])]
 
 
 def provenance(manifest: dict) -> dict:
@@ -139,5 +160,5 @@ def provenance(manifest: dict) -> dict:
 
 
 __all__ = ["FAMILY_HEADER", "FAMILY_ORDER", "FAMILY_TITLES", "Row", "SUMMARY_HEADER", "Table", "YARDSTICK",
-           "agreement_tables", "extraction_table", "extractor", "families", "family_of", "fmt", "fmt_ci",
-           "provenance", "rows", "verdict"]
+           "agreement_tables", "authors_cell", "extraction_table", "extractor", "families", "family_of", "fmt", "fmt_ci",
+           "p_cell", "provenance", "rows", "verdict"]

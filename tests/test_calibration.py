@@ -1,0 +1,70 @@
+"""A small calibration run on a real corpus (the full one is `benchmarks/calibration.py`): author-disjoint
+thirds of ConvAI2 give no "beyond" verdict, and a mode-collapsed third is caught and never looks closer
+to real than real is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synthgap.comparators.calibration import (Corpus, MemoAnalyzer, MemoEmbedder, compare_once, degrade, load_turns,
+                                              rates, thirds)
+from synthgap.comparators.compare import CompareConfig
+
+EMBEDDING = ["frechet", "mmd", "c2st", "prdc", "mauve", "memorization"]
+
+
+@pytest.fixture
+def convai2(corpora):
+    path = corpora / "convai2_wild_intermediate.json"
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the calibration test needs the shared ConvAI2 file")
+    return Corpus("convai2", *load_turns(str(path)))
+
+
+@pytest.fixture(scope="module")
+def models(embedder):
+    from synthgap.comparators.style import StyleAnalyzer
+
+    return MemoEmbedder(embedder), MemoAnalyzer(StyleAnalyzer())
+
+
+def test_thirds_are_author_disjoint_and_seeded():
+    authors = [f"u{i % 37}" for i in range(500)]
+    parts = thirds(authors, 3)
+    sets = [{authors[i] for i in p} for p in parts]
+    assert not (sets[0] & sets[1]) and not (sets[1] & sets[2]) and sum(map(len, parts)) == 500
+    assert all(abs(len(p) - 500 / 3) < 20 for p in parts)
+    assert all((a == b).all() for a, b in zip(parts, thirds(authors, 3)))
+
+
+def test_degradations_change_what_they_say():
+    texts = [f"turn number {i} with some words in it" for i in range(60)]
+    authors = [f"u{i % 6}" for i in range(60)]
+    embed = lambda t: np.random.default_rng(0).normal(size=(len(t), 8))  # noqa: E731
+    boiler, _ = degrade("boilerplate", texts, authors, embed, None, 30, 0)
+    assert all(b.startswith("Quick question") and b.endswith("thanks!") for b in boiler)
+    short, _ = degrade("shortened", texts, authors, embed, None, 30, 0)
+    assert all(len(s.split()) == 3 for s in short)
+    dup, dup_authors = degrade("duplicates", texts, authors, embed, None, 30, 0)
+    assert len(dup) == 30 and len({t.rstrip(" .!?,") for t in dup}) == 6 and len(dup_authors) == 30
+    pool = np.array([i % 3 for i in range(60)])
+    kept, _ = degrade("topic", texts, authors, embed, pool, 30, 0)
+    assert len(kept) == 40
+    collapsed, _ = degrade("collapse", texts, authors, embed, None, 30, 0)
+    assert 0 < len(collapsed) < 60
+
+
+def test_real_vs_real_thirds_give_no_verdict_and_collapse_is_caught(convai2, models):
+    config = CompareConfig(metrics=EMBEDDING, bootstrap=100, sensitivity=False)
+    null = [compare_once(convai2, seed, 150, config, *models) for seed in range(3)]
+    null_rates = rates(null)
+    assert all(row["beyond"] == 0 for row in null_rates.values()), null_rates
+    assert all(row["verdicts"] == 3 for row in null_rates.values())  # m = 150: every metric gives one
+    aucs = [m["real_vs_real"] for r in null for m in r["metrics"] if m["name"] == "c2st_auc"]
+    assert all(0.35 < a < 0.65 for a in aucs), aucs
+    collapsed = rates([compare_once(convai2, seed, 150, config, *models, degradation="collapse")
+                       for seed in range(2)])
+    for name in ("kid", "mmd2", "prdc_recall", "prdc_coverage"):
+        assert collapsed[name]["beyond"] == 2, (name, collapsed[name])
+    assert collapsed["kid"]["closer"] == 0 and collapsed["prdc_coverage"]["closer"] == 0

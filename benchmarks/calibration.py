@@ -100,6 +100,7 @@ def main(argv=None) -> int:
     ap.add_argument("--bootstrap", type=int, default=200)
     ap.add_argument("--metrics", default="all")
     ap.add_argument("--quick", action="store_true", help="10 null seeds, 3 per degradation, no ShareGPT, no sweep")
+    ap.add_argument("--no-sharegpt", action="store_true", help="leave the built-in ShareGPT out")
     args = ap.parse_args(argv)
     if args.quick:
         args.seeds, args.power_seeds, args.sizes = 10, 3, ""
@@ -109,13 +110,18 @@ def main(argv=None) -> int:
 
     config = CompareConfig(metrics=parse_metrics(args.metrics), bootstrap=args.bootstrap, sensitivity=False)
     embedder, analyzer = MemoEmbedder(Embedder()), MemoAnalyzer(StyleAnalyzer())
-    corpora = available(args.quick)
+    corpora = available(args.quick or args.no_sharegpt)
     started = time.perf_counter()
     print(f"calibration: corpora {', '.join(f'{c.name} ({len(c.texts)} turns, {len(set(c.authors))} authors)' for c in corpora)}; "
           f"m = {args.m}; bootstrap {args.bootstrap}; Holm across all metrics of each comparison")
     null, aucs = {}, {}
     for c in corpora:
-        runs = [compare_once(c, s, args.m, config, embedder, analyzer) for s in range(args.seeds)]
+        runs = []
+        for s in range(args.seeds):
+            runs.append(compare_once(c, s, args.m, config, embedder, analyzer))
+            if (s + 1) % 10 == 0:
+                print(f"  null {c.name}: {s + 1} seeds ({time.perf_counter() - started:.0f} s)", file=sys.stderr,
+                      flush=True)
         null[c.name] = rates(runs)
         aucs[c.name] = c2st_null(runs)
         ms = sorted({row["m"] for row in null[c.name].values()})

@@ -65,6 +65,8 @@ def test_real_vs_real_thirds_give_no_verdict_and_collapse_is_caught(convai2, mod
     assert all(0.35 < a < 0.65 for a in aucs), aucs
     collapsed = rates([compare_once(convai2, seed, 150, config, *models, degradation="collapse")
                        for seed in range(2)])
-    for name in ("kid", "mmd2", "prdc_recall", "prdc_coverage"):
+    for name in ("kid", "mmd2"):
         assert collapsed[name]["beyond"] == 2, (name, collapsed[name])
-    assert collapsed["kid"]["closer"] == 0 and collapsed["prdc_coverage"]["closer"] == 0
+    assert collapsed["kid"]["closer"] == 0 and collapsed["mmd2"]["closer"] == 0
+    # three of twenty clusters leave under 100 items: PRDC and MAUVE refuse rather than guess
+    assert collapsed["prdc_recall"]["verdicts"] == 0 and collapsed["prdc_recall"]["status"].startswith("too few")

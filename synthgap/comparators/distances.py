@@ -472,12 +472,18 @@ def c2st_fit(X, Y, seed: int = 0, folds: int = 5, groups_x: Optional[Sequence] =
     if len(gx) != len(X) or len(gy) != len(Y):
         raise SynthgapError("the classifier test needs one author per row on each side")
     fold_of = c2st_folds(gx, gy, labels, folds, seed, Z)
-    scores = _fold_scores(Z1, target, fold_of, folds, np.ones(len(Z)))
-    refits = []
-    if counts is not None and counts.shape[1]:
-        for r in range(counts.shape[1]):
-            c = counts[:, r].astype(np.float64)
-            refits.append(float(within_fold_auc(_fold_scores(Z1, target, fold_of, folds, c), labels, fold_of, c)))
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread: these products and d x d solves are too small to split, and a second thread
+    # competing with any other load (torch's idle OpenMP workers after embedding) slows them 30-fold
+    with threadpool_limits(limits=1, user_api="blas"):
+        scores = _fold_scores(Z1, target, fold_of, folds, np.ones(len(Z)))
+        refits = []
+        if counts is not None and counts.shape[1]:
+            for r in range(counts.shape[1]):
+                c = counts[:, r].astype(np.float64)
+                refits.append(float(within_fold_auc(_fold_scores(Z1, target, fold_of, folds, c), labels, fold_of,
+                                                    c)))
     return C2STFit(scores, labels, fold_of, np.asarray(refits, np.float64))
 
 

@@ -38,6 +38,17 @@ def test_thirds_are_author_disjoint_and_seeded():
     assert all((a == b).all() for a, b in zip(parts, thirds(authors, 3)))
 
 
+def test_a_large_corpus_is_cut_to_whole_authors():
+    authors = [f"u{i % 50}" for i in range(1000)]  # 20 turns each
+    corpus = Corpus("c", [f"t{i}" for i in range(1000)], authors)
+    cut = corpus.limited(300, seed=1)
+    kept = set(cut.authors)
+    assert 300 <= len(cut.texts) < 320 and len(kept) == 15  # stops at the first author past the cap
+    assert all(sum(a == k for a in cut.authors) == 20 for k in kept)  # no author split
+    assert cut.texts == [t for t, a in zip(corpus.texts, authors) if a in kept]  # order kept
+    assert cut.authors == corpus.limited(300, seed=1).authors and corpus.limited(5000) is corpus
+
+
 def test_degradations_change_what_they_say():
     texts = [f"turn number {i} with some words in it" for i in range(60)]
     authors = [f"u{i % 6}" for i in range(60)]

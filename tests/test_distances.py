@@ -169,6 +169,22 @@ def test_prdc_identical_sets_are_perfect_and_disjoint_sets_are_not():
     assert far["precision"] == 0.0 and far["coverage"] == 0.0
 
 
+def test_prdc_replicates_come_from_the_same_pass_and_reduce_to_the_estimate():
+    """A resample that draws every row once is the full sample: its replicate equals the estimate,
+    and asking for replicates leaves the per-item terms unchanged (one pass serves both)."""
+    real, fake = gauss(300, 8, seed=1), gauss(250, 8, shift=0.4, seed=2)
+    items, none = D.prdc_terms(real, fake, k=5)
+    assert none is None
+    rng = np.random.default_rng(0)
+    rc = np.c_[np.ones(300), rng.poisson(1.0, (300, 3))]
+    fc = np.c_[np.ones(250), rng.poisson(1.0, (250, 3))]
+    items2, reps = D.prdc_terms(real, fake, 5, rc, fc, chunk=64)  # several chunks
+    for key in items:
+        assert np.array_equal(items[key], items2[key]), key
+        assert reps[key][0] == pytest.approx(items[key].mean(), abs=1e-12), key
+        assert reps[key].shape == (4,) and np.ptp(reps[key][1:]) > 0, key
+
+
 # --- MAUVE --------------------------------------------------------------------------------------
 
 def test_mauve_same_distribution_high_disjoint_low():

@@ -270,20 +270,21 @@ class Metric(ABC):
                             len(real_a.data), side_authors(real_a, real_b, synthetic))
 
 
-def authors_cell(metric: dict) -> str:
-    """Distinct authors behind real half A / real half B / the synthetic side ("-" when not recorded)."""
+def authors_cell(metric: dict, missing: str = "-") -> str:
+    """Distinct authors behind real half A / real half B / the synthetic side (`missing` when not recorded)."""
     a = metric.get("authors") or {}
     if "real_a" not in a:
-        return "-"
+        return missing
     parts = [a.get("real_a"), a.get("real_b"), a.get("synthetic")]
     text = "/".join("?" if x is None else str(x) for x in parts)
     return f"{text} {a['unit']}" if a.get("unit") else text
 
 
-def p_cell(metric: dict) -> str:
+def p_cell(metric: dict, missing: str = "-") -> str:
+    """The Holm-adjusted p-value of the paired difference, as a table shows it."""
     p = (metric.get("difference") or {}).get("p_adjusted")
     if p is None:
-        return "-"
+        return missing
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 

@@ -99,6 +99,24 @@ class Corpus:
     texts: list[str]
     authors: list[str]
 
+    def limited(self, max_turns: int, seed: int = 0) -> "Corpus":
+        """Whole authors in a seeded order until `max_turns` turns are held (all when it is smaller): a large
+        corpus's calibration then embeds and parses a few thousand turns, not the whole of it."""
+        if len(self.texts) <= max_turns:
+            return self
+        names = sorted(set(self.authors))
+        sizes: dict[str, int] = {}
+        for a in self.authors:
+            sizes[a] = sizes.get(a, 0) + 1
+        keep, held = set(), 0
+        for i in np.random.default_rng([seed, 505]).permutation(len(names)):
+            if held >= max_turns:
+                break
+            keep.add(names[i])
+            held += sizes[names[i]]
+        idx = [i for i, a in enumerate(self.authors) if a in keep]
+        return Corpus(self.name, [self.texts[i] for i in idx], [self.authors[i] for i in idx])
+
 
 # ---------------------------------------------------------------------------------------------
 # Degradations of the synthetic third
@@ -173,11 +191,6 @@ def rates(runs: list[dict]) -> dict:
             if (mt.get("difference") or {}).get("value") is not None and mt["difference"]["value"] < 0:
                 row["closer"] += 1
     return out
-
-
-def c2st_null(runs: list[dict]) -> list[float]:
-    return [mt["real_vs_real"] for res in runs for mt in res["metrics"] if mt["name"] == "c2st_auc"] + \
-           [mt["real_vs_synthetic"] for res in runs for mt in res["metrics"] if mt["name"] == "c2st_auc"]
 
 
 def c2st_null(runs: list[dict]) -> list[float]:

@@ -544,11 +544,23 @@ def kth_neighbour_radii(A: np.ndarray, k: int, chunk: int = 2048) -> np.ndarray:
     return np.sqrt(out)
 
 
-def prdc_items(real, fake, k: int = 5, chunk: int = 2048) -> dict[str, np.ndarray]:
-    """Per-item terms of PRDC, so that the metric (their mean) can be bootstrapped cheaply.
+def prdc_terms(real, fake, k: int = 5, real_counts: Optional[np.ndarray] = None,
+               fake_counts: Optional[np.ndarray] = None, chunk: int = 2048
+               ) -> tuple[dict[str, np.ndarray], Optional[dict[str, np.ndarray]]]:
+    """Per-item terms of PRDC and, given both sides' bootstrap counts, its replicates, in one pass
+    over the real-by-fake distances (they are the costly part; the metric needs both).
 
-    precision, density: one value per fake row; recall, coverage: one value per real row.
-    Balls are open (distance < radius) and distances are float64, as in the authors' reference code.
+    Items: precision, density one value per fake row; recall, coverage one per real row (the metric
+    is their mean). Balls are open (distance < radius) and distances are float64, as in the authors'
+    reference code.
+
+    Replicates: PRDC under bootstrap resamples of both sides, k-NN radii held at their full-sample
+    values. A resample keeps a row's ball (or its membership test) only when the row is drawn:
+    recall and coverage of a real row count the fake balls that were drawn, precision and density of
+    a fake row count the real balls that were drawn, and each mean runs over its own side's draws.
+    So the spread holds both sides' sampling; resampling one side with the other held fixed makes
+    the two comparisons of a metric move together and the paired difference look far surer than it
+    is. Memberships are boolean matrices, so every replicate is one matrix product.
     """
     real, fake = _pair(real, fake)
     real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
@@ -556,57 +568,54 @@ def prdc_items(real, fake, k: int = 5, chunk: int = 2048) -> dict[str, np.ndarra
     inside = np.zeros(len(fake))  # how many real balls hold each fake row
     recall = np.zeros(len(real), bool)
     coverage = np.zeros(len(real), bool)
+    resample = real_counts is not None and fake_counts is not None
+    if resample:
+        rc = np.asarray(real_counts, np.float32)
+        drawn_r = (rc > 0).astype(np.float32)
+        drawn_f = (np.asarray(fake_counts) > 0).astype(np.float32)
+        R = drawn_r.shape[1]
+        in_real_ball_sum = np.zeros((len(fake), R), np.float64)  # per fake row: drawn real balls holding it
+        in_real_ball_cnt = np.zeros((len(fake), R), np.float64)  # ... counted with their draw counts
+        recall_hits = np.zeros((len(real), R), np.float64)
+        cover_hits = np.zeros((len(real), R), np.float64)
     f_sq = (fake * fake).sum(1)
     for i in range(0, len(real), chunk):
         d = np.sqrt(sq_distances(real[i:i + chunk], fake, b_sq=f_sq))
-        rr = r_real[i:i + chunk, None]
-        inside += (d < rr).sum(axis=0)
-        recall[i:i + chunk] = (d < r_fake[None, :]).any(axis=1)
-        coverage[i:i + chunk] = d.min(axis=1) < rr[:, 0]
-    return {"precision": (inside > 0).astype(float), "density": inside / k,
-            "recall": recall.astype(float), "coverage": coverage.astype(float)}
-
-
-def prdc_replicates(real, fake, k: int, real_counts: np.ndarray, fake_counts: np.ndarray,
-                    chunk: int = 2048) -> dict[str, np.ndarray]:
-    """PRDC under bootstrap resamples of both sides, k-NN radii held at their full-sample values.
-
-    A resample keeps a row's ball (or its membership test) only when the row is drawn: recall and
-    coverage of a real row count the fake balls that were drawn, precision and density of a fake
-    row count the real balls that were drawn, and each mean runs over its own side's draws. So the
-    spread holds both sides' sampling; resampling one side with the other held fixed makes the two
-    comparisons of a metric move together and the paired difference look far surer than it is.
-    Memberships are boolean matrices, so every replicate is one matrix product.
-    """
-    real, fake = _pair(real, fake)
-    real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
-    r_real, r_fake = kth_neighbour_radii(real, k, chunk), kth_neighbour_radii(fake, k, chunk)
-    drawn_r = (np.asarray(real_counts) > 0).astype(np.float32)
-    drawn_f = (np.asarray(fake_counts) > 0).astype(np.float32)
-    R = drawn_r.shape[1]
-    in_real_ball_sum = np.zeros((len(fake), R), np.float64)  # per fake row: drawn real balls holding it
-    in_real_ball_cnt = np.zeros((len(fake), R), np.float64)  # ... counted with their draw counts
-    recall_hits = np.zeros((len(real), R), np.float64)
-    cover_hits = np.zeros((len(real), R), np.float64)
-    f_sq = (fake * fake).sum(1)
-    rc = np.asarray(real_counts, np.float32)
-    for i in range(0, len(real), chunk):
-        d = np.sqrt(sq_distances(real[i:i + chunk], fake, b_sq=f_sq))
-        in_real = (d < r_real[i:i + chunk, None]).astype(np.float32)  # real ball i holds fake j
-        in_fake = (d < r_fake[None, :]).astype(np.float32)  # real i inside fake ball j
-        in_real_ball_sum += in_real.T @ drawn_r[i:i + chunk]
-        in_real_ball_cnt += in_real.T @ rc[i:i + chunk]
-        recall_hits[i:i + chunk] = in_fake @ drawn_f
-        cover_hits[i:i + chunk] = in_real @ drawn_f
+        in_real = d < r_real[i:i + chunk, None]  # real ball i holds fake j
+        in_fake = d < r_fake[None, :]  # real i inside fake ball j
+        inside += in_real.sum(axis=0)
+        recall[i:i + chunk] = in_fake.any(axis=1)
+        coverage[i:i + chunk] = in_real.any(axis=1)
+        if resample:
+            in_real32, in_fake32 = in_real.astype(np.float32), in_fake.astype(np.float32)
+            in_real_ball_sum += in_real32.T @ drawn_r[i:i + chunk]
+            in_real_ball_cnt += in_real32.T @ rc[i:i + chunk]
+            recall_hits[i:i + chunk] = in_fake32 @ drawn_f
+            cover_hits[i:i + chunk] = in_real32 @ drawn_f
+    items = {"precision": (inside > 0).astype(float), "density": inside / k,
+             "recall": recall.astype(float), "coverage": coverage.astype(float)}
+    if not resample:
+        return items, None
     fc = np.asarray(fake_counts, np.float64)
     rc64 = rc.astype(np.float64)
     mean_over = lambda values, counts: (values * counts).sum(0) / np.maximum(counts.sum(0), 1)  # noqa: E731
     # density: each drawn real ball counts as often as its row was drawn, scaled to the resample's size
     scale = len(real) / np.maximum(rc64.sum(0), 1)
-    return {"precision": mean_over((in_real_ball_sum > 0).astype(float), fc),
-            "density": mean_over(in_real_ball_cnt / k, fc) * scale,
-            "recall": mean_over((recall_hits > 0).astype(float), rc64),
-            "coverage": mean_over((cover_hits > 0).astype(float), rc64)}
+    return items, {"precision": mean_over((in_real_ball_sum > 0).astype(float), fc),
+                   "density": mean_over(in_real_ball_cnt / k, fc) * scale,
+                   "recall": mean_over((recall_hits > 0).astype(float), rc64),
+                   "coverage": mean_over((cover_hits > 0).astype(float), rc64)}
+
+
+def prdc_items(real, fake, k: int = 5, chunk: int = 2048) -> dict[str, np.ndarray]:
+    """Per-item terms of PRDC (see `prdc_terms`)."""
+    return prdc_terms(real, fake, k, chunk=chunk)[0]
+
+
+def prdc_replicates(real, fake, k: int, real_counts: np.ndarray, fake_counts: np.ndarray,
+                    chunk: int = 2048) -> dict[str, np.ndarray]:
+    """PRDC under bootstrap resamples of both sides (see `prdc_terms`)."""
+    return prdc_terms(real, fake, k, real_counts, fake_counts, chunk)[1]
 
 
 def prdc(real, fake, k: int = 5) -> dict[str, float]:

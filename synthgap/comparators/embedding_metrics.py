@@ -171,8 +171,9 @@ class PRDCMetric(Metric):
         self.k = k
 
     def estimate(self, x: Side, y: Side, seed: int) -> dict:
-        items = D.prdc_items(x.data, y.data, self.k)
-        reps = D.prdc_replicates(x.data, y.data, self.k, x.boot.counts, y.boot.counts) if x.boot.replicates else {}
+        counts = (x.boot.counts, y.boot.counts) if x.boot.replicates else (None, None)
+        items, reps = D.prdc_terms(x.data, y.data, self.k, *counts)
+        reps = reps or {}
         return {f"prdc_{key}": Estimate(float(values.mean()), reps.get(key), {"k": self.k})
                 for key, values in items.items()}
 

@@ -110,10 +110,10 @@ def rows(results: dict) -> list[Row]:
         out.append(Row(m["synthetic"], family_of(m), m["name"], fmt(m["real_vs_synthetic"]), fmt_ci(m["ci95"]),
                        fmt(m["real_vs_real"]), fmt_ci(m["real_vs_real_ci95"]),
                        "–" if ratio is None else (">100" if ratio > 100 else fmt(ratio, 2)), verdict(m),
-                       m.get("beyond_baseline"), m=str(m.get("m", m.get("n", "–"))), authors=authors_cell(m),
+                       m.get("beyond_baseline"), m=str(m.get("m", m.get("n", "–"))), authors=authors_cell(m, "–"),
                        difference="–" if diff.get("value") is None else f"{fmt(diff['value'])} "
                                                                           f"{fmt_ci(diff.get('ci95'))}",
-                       p=p_cell(m)))
+                       p=p_cell(m, "–")))
     order = {f: i for i, f in enumerate(FAMILY_ORDER)}
     return sorted(out, key=lambda r: (r.synthetic, order.get(r.family, len(order))))
 

@@ -83,11 +83,12 @@ def print_table(title: str, columns: dict[str, dict], value: Callable[[dict], st
         names += [n for n in col if n not in names]
     width = max(len(n) for n in names) + 2
     heads = list(columns)
+    cols = [max(16, len(h) + 2) for h in heads]
     print(f"\n{title}")
-    print("metric".ljust(width) + "".join(h.rjust(16) for h in heads))
+    print("metric".ljust(width) + "".join(h.rjust(w) for h, w in zip(heads, cols)))
     for n in names:
         cells = [value(columns[h][n]) if n in columns[h] else "-" for h in heads]
-        print(n.ljust(width) + "".join(c.rjust(16) for c in cells))
+        print(n.ljust(width) + "".join(c.rjust(w) for c, w in zip(cells, cols)))
 
 
 def rate_cell(row: dict) -> str:
@@ -109,6 +110,8 @@ def main(argv=None) -> int:
                     help="a larger corpus is cut to this many turns of whole (seeded) authors")
     ap.add_argument("--quick", action="store_true", help="10 null seeds, 3 per degradation, no ShareGPT, no sweep")
     ap.add_argument("--no-sharegpt", action="store_true", help="leave the built-in ShareGPT out")
+    ap.add_argument("--parts", default="null,power,sizes", help="which tables to run (comma-separated)")
+    ap.add_argument("--degradations", default=",".join(DEGRADATIONS), help="which degradations the power table runs")
     args = ap.parse_args(argv)
     if args.quick:
         args.seeds, args.power_seeds, args.sizes = 10, 3, ""
@@ -124,8 +127,9 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     print(f"calibration: corpora {', '.join(f'{c.name} ({len(c.texts)} turns, {len(set(c.authors))} authors)' for c in corpora)}; "
           f"m = {args.m}; bootstrap {args.bootstrap}; Holm across all metrics of each comparison")
+    parts = {x.strip() for x in args.parts.split(",")}
     null, aucs = {}, {}
-    for c in corpora:
+    for c in corpora if "null" in parts else []:
         runs = []
         for s in range(args.seeds):
             runs.append(compare_once(c, s, args.m, config, embedder, analyzer))
@@ -136,25 +140,30 @@ def main(argv=None) -> int:
         aucs[c.name] = c2st_null(runs)
         ms = sorted({row["m"] for row in null[c.name].values()})
         print(f"null {c.name}: {args.seeds} seeds, m = {ms} ({time.perf_counter() - started:.0f} s)", flush=True)
-    print_table(f"NULL: false 'beyond' rate per metric after Holm (real vs real author thirds, {args.seeds} seeds)",
-                null, rate_cell)
+    if null:
+        print_table(f"NULL: false 'beyond' rate per metric after Holm (real vs real author thirds, {args.seeds} seeds)",
+                    null, rate_cell)
     for name, values in aucs.items():
         print(f"C2ST AUC between author-disjoint real parts, {name}: min {min(values):.3f}, "
               f"median {np.median(values):.3f}, max {max(values):.3f}, sd {np.std(values):.3f} over {len(values)}; "
               f"outside [0.42, 0.56]: {sum(not 0.42 <= v <= 0.56 for v in values)}")
     power = {}
-    for kind in DEGRADATIONS:
+    for kind in [d for d in args.degradations.split(",") if d in DEGRADATIONS] if "power" in parts else ():
         for c in corpora:
             runs = [compare_once(c, s, args.m, config, embedder, analyzer, kind) for s in range(args.power_seeds)]
             power[f"{kind}/{c.name}"] = rates(runs)
         print(f"power {kind} ({time.perf_counter() - started:.0f} s)", flush=True)
-    print_table(f"POWER: detection rate per metric after Holm ({args.power_seeds} seeds per degradation and corpus)",
-                power, rate_cell)
-    collapse = {k: v for k, v in power.items() if k.startswith("collapse/")}
-    closer = {k: {n: r for n, r in v.items() if n in HEADLINE} for k, v in collapse.items()}
-    print_table("COLLAPSE: runs where a headline metric put the collapsed set closer to real than real is",
-                closer, lambda r: f"{r['closer']}/{r['runs']}")
-    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    if power:
+        print_table(f"POWER: detection rate per metric after Holm ({args.power_seeds} seeds per degradation and corpus)",
+                    power, rate_cell)
+        collapse = {k: v for k, v in power.items() if k.startswith("collapse/")}
+        closer = {k: {n: r for n, r in v.items() if n in HEADLINE} for k, v in collapse.items()}
+        if closer:
+            print_table("COLLAPSE: runs where a headline metric put the collapsed set closer to real than real is: the\n"
+                        "paired difference below 0 (in brackets: its whole 95% interval below 0, which must never happen).\n"
+                        "Precision measures fidelity, which a collapsed subset of real items keeps: it is not expected to fall",
+                        closer, lambda r: f"{r['closer']}/{r['runs']} ({r['closer_sig']})")
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()] if "sizes" in parts else []
     if sizes:
         sweep_null, sweep_power = {}, {}
         unrefused = replace(config, size_rule=False)

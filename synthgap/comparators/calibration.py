@@ -178,18 +178,21 @@ def compare_once(corpus: Corpus, seed: int, m: int, config: CompareConfig, embed
 
 
 def rates(runs: list[dict]) -> dict:
-    """Per metric: runs with a verdict, "beyond" count, and how often the paired difference was below 0."""
+    """Per metric: runs with a verdict, "beyond" count, how often the paired difference was below 0
+    ("closer") and how often its whole 95% interval was ("closer_sig")."""
     out: dict = {}
     for res in runs:
         for mt in res["metrics"]:
-            row = out.setdefault(mt["name"], {"runs": 0, "verdicts": 0, "beyond": 0, "closer": 0, "m": mt["m"],
-                                              "status": mt["status"]})
+            row = out.setdefault(mt["name"], {"runs": 0, "verdicts": 0, "beyond": 0, "closer": 0, "closer_sig": 0,
+                                              "m": mt["m"], "status": mt["status"]})
             row["runs"] += 1
             if mt["beyond_baseline"] is not None:
                 row["verdicts"] += 1
                 row["beyond"] += bool(mt["beyond_baseline"])
-            if (mt.get("difference") or {}).get("value") is not None and mt["difference"]["value"] < 0:
+            diff = mt.get("difference") or {}
+            if diff.get("value") is not None and diff["value"] < 0:
                 row["closer"] += 1
+                row["closer_sig"] += bool(diff.get("ci95") and diff["ci95"][1] < 0)
     return out
 
 

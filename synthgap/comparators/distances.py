@@ -519,12 +519,10 @@ def c2st_scores(X, Y, seed: int = 0, folds: int = 5, groups_x: Optional[Sequence
 
 
 def c2st_auc(X, Y, seed: int = 0, groups_x: Optional[Sequence] = None, groups_y: Optional[Sequence] = None) -> float:
-    """Classifier two-sample test: cross-validated ROC AUC of telling Y from X (0.5 = indistinguishable);
-    with authors, folds hold whole authors."""
-    from sklearn.metrics import roc_auc_score
-
-    scores, labels = c2st_scores(X, Y, seed=seed, groups_x=groups_x, groups_y=groups_y)
-    return float(roc_auc_score(labels, scores))
+    """Classifier two-sample test: cross-fitted ROC AUC of telling Y from X (0.5 = indistinguishable),
+    within folds as the metric computes it (`within_fold_auc`); with authors, folds hold whole authors."""
+    fit = c2st_fit(X, Y, seed=seed, groups_x=groups_x, groups_y=groups_y)
+    return float(within_fold_auc(fit.scores, fit.labels, fit.folds))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -301,6 +301,22 @@ def test_kid_is_not_fooled_by_a_collapse_at_small_samples():
     assert diff.mean() > 3 * se(diff), (diff.mean(), se(diff))
 
 
+def test_c2st_averages_over_fold_partitions():
+    """Repeated cross-fitting: the first partition is the single fit's, the AUC is the partitions'
+    mean, and over draws of one population the mean moves less than a single partition's AUC."""
+    single, averaged = [], []
+    for seed in range(12):
+        (X, gx), (Y, gy) = clustered_halves(np.random.default_rng(100 + seed), n_authors=40, per=3, d=16)
+        one = D.c2st_fit(X, Y, seed=seed, groups_x=gx, groups_y=gy)
+        five = D.c2st_fit(X, Y, seed=seed, groups_x=gx, groups_y=gy, partitions=5)
+        assert len(five.partition_aucs) == 5 and five.partition_aucs[0] == one.auc
+        assert five.auc == pytest.approx(five.partition_aucs.mean()) and np.ptp(five.partition_aucs) > 0
+        assert (five.folds == one.folds).all()
+        single.append(one.auc)
+        averaged.append(five.auc)
+    assert np.std(averaged) < np.std(single), (np.std(averaged), np.std(single))
+
+
 def test_c2st_folds_come_from_identities_not_float_bytes():
     rng = np.random.default_rng(3)
     X, Y = rng.normal(size=(60, 8)), rng.normal(0.5, 1, size=(60, 8))

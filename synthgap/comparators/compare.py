@@ -63,6 +63,7 @@ class CompareConfig:
     memorization_threshold: float = 0.95
     c2st_folds: int = 5
     c2st_refits: int = 30  # refitted bootstrap replicates behind the classifier test's interval
+    c2st_partitions: int = 5  # fold partitions the classifier test's AUC is averaged over
     mauve_clusters: Optional[int] = None  # one count for the whole report (default: from its smallest m)
     sensitivity: bool = True  # headline metrics also at m/4 and m/2 (point estimates), for the report's figure
     size_rule: bool = True  # refuse a verdict below each metric's reliable m (off only to calibrate the rule)
@@ -79,12 +80,14 @@ class CompareConfig:
             raise SynthgapError(f"--sample must be at least 10, got {self.sample}")
         if self.c2st_refits < 0:
             raise SynthgapError(f"c2st_refits must be 0 or more, got {self.c2st_refits}")
+        if self.c2st_partitions < 1:
+            raise SynthgapError(f"c2st_partitions must be 1 or more, got {self.c2st_partitions}")
         if self.mauve_clusters is not None and self.mauve_clusters < 2:
             raise SynthgapError(f"mauve_clusters must be at least 2, got {self.mauve_clusters}")
 
     def embedding_metrics(self, mauve_clusters: Optional[int] = None) -> list[Metric]:
         make = {"frechet": lambda: FrechetMetric(), "mmd": lambda: MMDMetric(self.permutations),
-                "c2st": lambda: C2STMetric(self.c2st_folds, self.c2st_refits),
+                "c2st": lambda: C2STMetric(self.c2st_folds, self.c2st_refits, self.c2st_partitions),
                 "prdc": lambda: PRDCMetric(self.prdc_k),
                 "mauve": lambda: MauveMetric(self.mauve_seeds, clusters=self.mauve_clusters or mauve_clusters),
                 "memorization": lambda: MemorizationMetric(self.memorization_threshold)}

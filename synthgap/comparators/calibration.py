@@ -10,6 +10,7 @@ see how the verdicts behave on their data before trusting them.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
@@ -80,9 +81,7 @@ def thirds(authors: list[str], seed: int) -> list[np.ndarray]:
     """Item indices of three author-disjoint thirds (authors in a seeded order, each to the smallest third)."""
     names = sorted(set(authors))
     rng = np.random.default_rng([seed, 303])
-    size = {a: 0 for a in names}
-    for a in authors:
-        size[a] += 1
+    size = Counter(authors)
     where, load = {}, [0, 0, 0]
     for i in rng.permutation(len(names)):
         k = int(np.argmin(load))
@@ -105,9 +104,7 @@ class Corpus:
         if len(self.texts) <= max_turns:
             return self
         names = sorted(set(self.authors))
-        sizes: dict[str, int] = {}
-        for a in self.authors:
-            sizes[a] = sizes.get(a, 0) + 1
+        sizes = Counter(self.authors)
         keep, held = set(), 0
         for i in np.random.default_rng([seed, 505]).permutation(len(names)):
             if held >= max_turns:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 from click.testing import CliRunner
 
@@ -210,3 +212,49 @@ def test_results_are_the_same_bytes_whatever_the_cache_holds(corpora, tmp_path):
     warm.close()
     run(["compare", *args, "--cache-dir", str(tmp_path / "warm"), "-o", str(tmp_path / "two")])
     assert (tmp_path / "one" / "results.json").read_bytes() == (tmp_path / "two" / "results.json").read_bytes()
+
+
+class TableEmbedder:
+    """Vectors looked up by text (a test double for the real embedder)."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def embed(self, texts, description=""):
+        return np.stack([self.table[t] for t in texts])
+
+
+def test_c2st_averages_over_author_splits_of_the_real_corpus():
+    """One real corpus of clustered authors, compared again and again with other seeds: a single split's
+    real-vs-real AUC moves with which authors landed in which half; the mean over 5 splits moves less.
+    The first split is the single-split comparison's, and the synthetic sample is the same in every split."""
+    from synthgap.comparators.calibration import turn_sample
+    from synthgap.comparators.compare import CompareConfig, Comparison
+
+    rng = np.random.default_rng(7)
+    centres = rng.normal(0, 1.0, (120, 12))
+    rows = np.repeat(centres, 4, axis=0) + rng.normal(0, 0.5, (480, 12))
+    texts = [f"t{i}" for i in range(480)]
+    authors = [f"u{i // 4}" for i in range(480)]
+    embedder = TableEmbedder(dict(zip(texts, rows)))
+    real = turn_sample("real", texts[:320], authors[:320])  # 80 authors
+    synthetic = turn_sample("synthetic", texts[320:], authors[320:])  # 40 others of the same population
+    spread = {}
+    for splits in (1, 5):
+        rvr = []
+        for seed in range(10):
+            config = CompareConfig(metrics=["c2st"], seed=seed, bootstrap=20, c2st_refits=20, c2st_splits=splits,
+                                   sensitivity=False)
+            (result,), _ = Comparison(real, config, embedder).embedding(synthetic)
+            rvr.append(result.baseline)
+            if splits == 5:
+                assert result.details["splits"] == 5 and result.value == pytest.approx(
+                    np.mean(result.details["split_values"]))
+                base = result.details["real_vs_real"]
+                assert base["splits"] == 5 and result.baseline == pytest.approx(np.mean(base["split_values"]))
+                assert base["split_values"][0] == pytest.approx(first[seed])
+                assert len(result.replicates) == 20  # the interval still comes from the first split's refits
+        if splits == 1:
+            first = rvr
+        spread[splits] = float(np.std(rvr))
+    assert spread[5] < 0.7 * spread[1], spread

@@ -7,7 +7,7 @@ import pytest
 
 from synthgap.comparators.base import Estimate, Metric, Result, adjust_verdicts, holm
 from synthgap.comparators.yardstick import (Bootstrap, Side, balanced_pick, group_halves, make_plan, normal_interval,
-                                            percentile_interval)
+                                            other_halves, percentile_interval)
 from synthgap.errors import SynthgapError
 
 
@@ -152,3 +152,35 @@ def test_subsamples_are_balanced_by_author():
     plan = make_plan(groups, 1000, seed=0, sample=100, synthetic_groups=[f"p{i // 10}" for i in range(1000)])
     in_a = [groups[i] for i in plan.real_a]
     assert in_a.count("big") <= 2 and len(plan.synthetic) == 100
+
+
+def test_other_halves_are_further_author_splits_of_the_plans_size():
+    groups = [f"u{i % 40}" for i in range(400)]  # 40 users, 10 items each
+    plan = make_plan(groups, 1000, seed=3, sample=120)
+    firsts = {frozenset(groups[i] for i in plan.real_a)}
+    for split in (1, 2, 3):
+        a, b = other_halves(groups, plan.size, seed=3, split=split)
+        assert len(a) == len(b) == plan.size == 120
+        assert not {groups[i] for i in a} & {groups[i] for i in b}  # author-disjoint
+        firsts.add(frozenset(groups[i] for i in a))
+        same = other_halves(groups, plan.size, seed=3, split=split)
+        assert (same[0] == a).all() and (same[1] == b).all()  # seeded
+    assert len(firsts) == 4  # every split puts other authors in half A
+    with pytest.raises(ValueError):
+        other_halves(groups, 10, 0, 0)
+
+
+def test_over_splits_averages_points_and_keeps_the_first_splits_replicates():
+    class M(Metric):
+        name = "m"
+
+        def estimate(self, x, y, seed):
+            return {}
+
+    reps = np.array([1.0, 2.0, 3.0])
+    first = {"m": Estimate(0.5, reps, {"folds": 5})}
+    merged = M().over_splits([first, {"m": Estimate(0.7)}, {"m": Estimate(0.6)}])["m"]
+    assert merged.value == pytest.approx(0.6) and merged.replicates is reps
+    assert merged.details["splits"] == 3 and merged.details["split_values"] == [0.5, 0.7, 0.6]
+    assert merged.details["folds"] == 5 and merged.details["split_sd"] == pytest.approx(0.1)
+    assert M().over_splits([first]) is first

@@ -40,8 +40,10 @@ METRICS_HELP = ("comma-separated: all (default), embedding, style, or any of fre
 @click.option("--permutations", type=int, default=200, show_default=True, help="MMD permutation-test shuffles")
 @click.option("--c2st-refits", type=click.IntRange(min=0), default=30, show_default=True,
               help="bootstrap refits of the classifier behind the C2ST interval (0: no interval, no verdict)")
-@click.option("--c2st-partitions", type=click.IntRange(min=1), default=5, show_default=True,
-              help="author-grouped fold partitions the C2ST AUC is averaged over (repeated cross-fitting)")
+@click.option("--c2st-splits", type=click.IntRange(min=1), default=5, show_default=True,
+              help="author splits of the real corpus (halves A and B) both C2ST AUCs are averaged over")
+@click.option("--c2st-partitions", type=click.IntRange(min=1), default=1, show_default=True,
+              help="author-grouped fold partitions each split's C2ST AUC is averaged over (repeated cross-fitting)")
 @click.option("--no-sensitivity", is_flag=True, help="skip the headline metrics at m/4 and m/2 (the report's "
                                                       "sensitivity figure)")
 @click.option("--no-cache", is_flag=True, help="embed and parse everything again, and store nothing")
@@ -63,7 +65,7 @@ METRICS_HELP = ("comma-separated: all (default), embedding, style, or any of fre
 @click.option("--gold-categories", help="only gold attributes of these categories count (comma-separated)")
 @extractor_options
 def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match, seed, bootstrap, model,
-            mauve_seeds, permutations, c2st_refits, c2st_partitions, no_sensitivity, no_cache, cache_dir, skip_bad, empty_turns, outdir,
+            mauve_seeds, permutations, c2st_refits, c2st_splits, c2st_partitions, no_sensitivity, no_cache, cache_dir, skip_bad, empty_turns, outdir,
             quiet, extraction, extraction_users, persona_files, gold_categories, **extractor_opts):
     """Measure how far synthetic corpora are from a real one, each gap beside the real-vs-real yardstick.
 
@@ -85,7 +87,8 @@ def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match
     config = CompareConfig(metrics=parse_metrics(metrics), unit=unit, pooling=pooling, sample=sample,
                            match=not no_match, seed=seed, bootstrap=bootstrap, model=model,
                            permutations=permutations, mauve_seeds=mauve_seeds, c2st_refits=c2st_refits,
-                           c2st_partitions=c2st_partitions, sensitivity=not no_sensitivity)
+                           c2st_partitions=c2st_partitions, c2st_splits=c2st_splits,
+                           sensitivity=not no_sensitivity)
     config.validate()
     started = time.perf_counter()
     samples = []

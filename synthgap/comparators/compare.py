@@ -22,7 +22,7 @@ from .embedding_metrics import (C2STMetric, FrechetMetric, MMDMetric, MauveMetri
 from .samples import Sample
 from .style import (BLOCK_FEATURES, TURN_FEATURES, StyleAnalyzer, StyleMetric, block_values,
                     default_block_size)
-from .yardstick import Bootstrap, Plan, Side, make_plan
+from .yardstick import Bootstrap, Plan, Side, make_plan, other_halves
 
 SCHEMA = "synthgap/compare-results/1"
 EMBEDDING = ("frechet", "mmd", "c2st", "prdc", "mauve", "memorization")
@@ -63,7 +63,8 @@ class CompareConfig:
     memorization_threshold: float = 0.95
     c2st_folds: int = 5
     c2st_refits: int = 30  # refitted bootstrap replicates behind the classifier test's interval
-    c2st_partitions: int = 5  # fold partitions the classifier test's AUC is averaged over
+    c2st_partitions: int = 1  # fold partitions the classifier test's AUC is averaged over, per split
+    c2st_splits: int = 5  # author splits of the real corpus the classifier test's AUCs are averaged over
     mauve_clusters: Optional[int] = None  # one count for the whole report (default: from its smallest m)
     sensitivity: bool = True  # headline metrics also at m/4 and m/2 (point estimates), for the report's figure
     size_rule: bool = True  # refuse a verdict below each metric's reliable m (off only to calibrate the rule)
@@ -82,12 +83,14 @@ class CompareConfig:
             raise SynthgapError(f"c2st_refits must be 0 or more, got {self.c2st_refits}")
         if self.c2st_partitions < 1:
             raise SynthgapError(f"c2st_partitions must be 1 or more, got {self.c2st_partitions}")
+        if self.c2st_splits < 1:
+            raise SynthgapError(f"c2st_splits must be 1 or more, got {self.c2st_splits}")
         if self.mauve_clusters is not None and self.mauve_clusters < 2:
             raise SynthgapError(f"mauve_clusters must be at least 2, got {self.mauve_clusters}")
 
     def embedding_metrics(self, mauve_clusters: Optional[int] = None) -> list[Metric]:
         make = {"frechet": lambda: FrechetMetric(), "mmd": lambda: MMDMetric(self.permutations),
-                "c2st": lambda: C2STMetric(self.c2st_folds, self.c2st_refits, self.c2st_partitions),
+                "c2st": lambda: C2STMetric(self.c2st_folds, self.c2st_refits, self.c2st_partitions, self.c2st_splits),
                 "prdc": lambda: PRDCMetric(self.prdc_k),
                 "mauve": lambda: MauveMetric(self.mauve_seeds, clusters=self.mauve_clusters or mauve_clusters),
                 "memorization": lambda: MemorizationMetric(self.memorization_threshold)}
@@ -184,11 +187,29 @@ class Comparison:
         self._vectors[key] = vectors
         return vectors
 
-    def _baseline(self, metric: Metric, key: tuple, a: Side, b: Side) -> dict:
-        cache_key = (metric.name, key, metric.shared_key())
+    def _baseline(self, metric: Metric, key: tuple, a: Side, b: Side, others: list = ()) -> dict:
+        """Real half A vs real half B (averaged with the further splits `others`), once per setting."""
+        cache_key = (metric.name, key, metric.shared_key(), len(others))
         if cache_key not in self._baselines:
-            self._baselines[cache_key] = metric.estimate(a, b, self.config.seed)
+            seed = self.config.seed
+            self._baselines[cache_key] = metric.over_splits(
+                [metric.estimate(a, b, seed)] + [metric.estimate(ak, bk, seed) for ak, bk in others])
         return self._baselines[cache_key]
+
+    def _other_halves(self, size: int, count: int) -> list[tuple[Side, Side]]:
+        """Real halves of author splits 1..count-1 at m = `size` (point estimates only: no bootstrap),
+        for metrics that average over splits (`Metric.splits`)."""
+        groups = np.asarray(self.real.unit_groups, dtype=object)
+        out = []
+        for split in range(1, count):
+            key = ("other-halves", size, split)
+            if key not in self._vectors:
+                halves = other_halves(self.real.unit_groups, size, self.config.seed, split)
+                self._vectors[key] = tuple(
+                    Side(self._unit_vectors(self.real, idx, "real"), list(groups[idx]),
+                         Bootstrap(np.zeros((len(idx), 0), np.int32))) for idx in halves)
+            out.append(self._vectors[key])
+        return out
 
     def _sensitivity(self, metrics: list[Metric], a: Side, b: Side, s: Side) -> dict:
         """Headline metrics at m/4, m/2 and m (point estimates, gap and baseline): how far each number
@@ -247,8 +268,9 @@ class Comparison:
             start = time.perf_counter()
             self.log(f"{synthetic.label}: {metric.name}")
             metric.prepare(a, b, s)
-            rvs = metric.estimate(a, s, seed)
-            rvr = self._baseline(metric, ("embedding", plan.size), a, b)
+            others = self._other_halves(plan.size, metric.splits)
+            rvs = metric.over_splits([metric.estimate(a, s, seed)] + [metric.estimate(ak, s, seed) for ak, _ in others])
+            rvr = self._baseline(metric, ("embedding", plan.size), a, b, others)
             results.extend(metric.results(rvs, rvr, plan.size, authors))
             self._time(f"metric:{metric.name}", start)
         for r in results:

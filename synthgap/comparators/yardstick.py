@@ -86,6 +86,19 @@ def make_plan(real_groups: Sequence, n_synthetic: int, seed: int = 0, sample: Op
                 balanced_pick(synth, synthetic_groups, k_synth, rng), how, match)
 
 
+def other_halves(real_groups: Sequence, size: int, seed: int, split: int) -> tuple[np.ndarray, np.ndarray]:
+    """Real halves A and B of a further seeded author split (`split` >= 1), each subsampled (balanced
+    by author) to at most `size` rows: what a metric that averages over splits compares besides
+    the plan's own halves (split 0, see `Metric.splits`)."""
+    if split < 1:
+        raise ValueError("split 0 is the plan's own halves")
+    rng = np.random.default_rng([seed, 7001, split])
+    a, b, _ = group_halves(real_groups, rng)
+    codes = _codes(real_groups)
+    k = min(size, len(a), len(b))
+    return balanced_pick(a, codes[a], k, rng), balanced_pick(b, codes[b], k, rng)
+
+
 def balanced_pick(idx: np.ndarray, codes: Optional[Sequence], k: int, rng: np.random.Generator) -> np.ndarray:
     """k of the rows `idx`, author by author: every author gives one (random) item before any gives a
     second, and so on (authors in random order within a round). So a prolific author (one user with a
@@ -180,5 +193,5 @@ def interval(kind: str, replicates, value: float, bounds: tuple = (None, None)) 
     return percentile_interval(replicates) if kind == "percentile" else normal_interval(replicates, value, bounds)
 
 
-__all__ = ["Bootstrap", "MIN_ITEMS", "balanced_pick", "Plan", "Side", "group_halves", "interval", "make_plan", "normal_interval",
+__all__ = ["Bootstrap", "MIN_ITEMS", "balanced_pick", "Plan", "Side", "group_halves", "interval", "make_plan", "normal_interval", "other_halves",
            "percentile_interval", "sides"]

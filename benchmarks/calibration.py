@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from synthgap.comparators.calibration import (DEGRADATIONS, HEADLINE, Corpus, MemoAnalyzer,  # noqa: E402
-                                              MemoEmbedder, c2st_null, compare_once, load_turns, rates)
+                                              MemoEmbedder, c2st_halves, c2st_null, compare_once, load_turns, rates)
 from synthgap.comparators.compare import CompareConfig  # noqa: E402
 
 
@@ -110,7 +110,9 @@ def main(argv=None) -> int:
                     help="a larger corpus is cut to this many turns of whole (seeded) authors")
     ap.add_argument("--quick", action="store_true", help="10 null seeds, 3 per degradation, no ShareGPT, no sweep")
     ap.add_argument("--no-sharegpt", action="store_true", help="leave the built-in ShareGPT out")
-    ap.add_argument("--parts", default="null,power,sizes", help="which tables to run (comma-separated)")
+    ap.add_argument("--parts", default="null,power,sizes",
+                    help="which tables to run (comma-separated): null, power, sizes, and halves (C2ST between author "
+                         "halves of each whole corpus, one split against the mean of 5, --seeds draws, at --m)")
     ap.add_argument("--degradations", default=",".join(DEGRADATIONS), help="which degradations the power table runs")
     args = ap.parse_args(argv)
     if args.quick:
@@ -147,6 +149,14 @@ def main(argv=None) -> int:
         print(f"C2ST AUC between author-disjoint real parts, {name}: min {min(values):.3f}, "
               f"median {np.median(values):.3f}, max {max(values):.3f}, sd {np.std(values):.3f} over {len(values)}; "
               f"outside [0.42, 0.56]: {sum(not 0.42 <= v <= 0.56 for v in values)}")
+    for c in corpora if "halves" in parts else []:
+        vectors = embedder.embed(c.texts)
+        pairs = np.array([c2st_halves(c, vectors, s, args.m) for s in range(args.seeds)])
+        for label, values in (("one split", pairs[:, 0]), ("mean of 5 splits", pairs[:, 1])):
+            print(f"C2ST AUC between real halves of {c.name} (m <= {args.m}), {label}: min {values.min():.3f}, "
+                  f"median {np.median(values):.3f}, max {values.max():.3f}, sd {values.std():.3f} over {len(values)}; "
+                  f"outside [0.42, 0.56]: {int(np.sum((values < 0.42) | (values > 0.56)))} "
+                  f"({time.perf_counter() - started:.0f} s)", flush=True)
     power = {}
     for kind in [d for d in args.degradations.split(",") if d in DEGRADATIONS] if "power" in parts else ():
         for c in corpora:

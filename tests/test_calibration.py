@@ -81,3 +81,21 @@ def test_real_vs_real_thirds_give_no_verdict_and_collapse_is_caught(convai2, mod
     assert collapsed["kid"]["closer"] == 0 and collapsed["mmd2"]["closer"] == 0
     # three of twenty clusters leave under 100 items: PRDC and MAUVE refuse rather than guess
     assert collapsed["prdc_recall"]["verdicts"] == 0 and collapsed["prdc_recall"]["status"].startswith("too few")
+
+
+def test_c2st_halves_first_split_is_compares_and_the_mean_covers_five():
+    from synthgap.comparators import distances as D
+    from synthgap.comparators.calibration import c2st_halves
+    from synthgap.comparators.yardstick import make_plan
+
+    rng = np.random.default_rng(5)
+    authors = [f"u{i // 4}" for i in range(400)]
+    vectors = np.repeat(rng.normal(size=(100, 6)), 4, axis=0) + rng.normal(0, 0.5, (400, 6))
+    corpus = Corpus("c", [f"t{i}" for i in range(400)], authors)
+    first, mean = c2st_halves(corpus, vectors, seed=2, m=150)
+    plan = make_plan(authors, 400, 2, 150, match=False)
+    g = np.asarray(authors, dtype=object)
+    a, b = plan.real_a, plan.real_b
+    assert first == D.c2st_fit(vectors[a], vectors[b], seed=2, groups_x=g[a], groups_y=g[b]).auc
+    assert mean != first and 0.3 < mean < 0.7
+    assert c2st_halves(corpus, vectors, seed=2, m=150, splits=1) == (first, first)

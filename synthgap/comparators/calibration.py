@@ -193,11 +193,26 @@ def rates(runs: list[dict]) -> dict:
     return out
 
 
+def c2st_halves(corpus: Corpus, vectors: np.ndarray, seed: int, m: Optional[int] = None,
+                splits: int = 5) -> tuple[float, float]:
+    """Real-vs-real C2ST AUC between author halves of a whole corpus (`vectors`: one row per turn), as
+    `compare` draws them with `seed` and sample `m`: (the first split's AUC, the mean over `splits`)."""
+    from . import distances as D
+    from .yardstick import make_plan, other_halves
+
+    plan = make_plan(corpus.authors, len(corpus.texts), seed, m, match=False)
+    authors = np.asarray(corpus.authors, dtype=object)
+    halves = [(plan.real_a, plan.real_b)] + [other_halves(corpus.authors, plan.size, seed, k) for k in range(1, splits)]
+    aucs = [D.c2st_fit(vectors[a], vectors[b], seed=seed, groups_x=authors[a], groups_y=authors[b]).auc
+            for a, b in halves]
+    return aucs[0], float(np.mean(aucs))
+
+
 def c2st_null(runs: list[dict]) -> list[float]:
     """Every C2ST AUC between author-disjoint real parts seen in null runs (both comparisons)."""
     return [mt[key] for res in runs for mt in res["metrics"] if mt["name"] == "c2st_auc"
             for key in ("real_vs_real", "real_vs_synthetic")]
 
 
-__all__ = ["Corpus", "DEGRADATIONS", "HEADLINE", "MemoAnalyzer", "MemoEmbedder", "c2st_null", "compare_once",
+__all__ = ["Corpus", "DEGRADATIONS", "HEADLINE", "MemoAnalyzer", "MemoEmbedder", "c2st_halves", "c2st_null", "compare_once",
            "degrade", "load_turns", "rates", "thirds", "turn_sample"]

@@ -60,6 +60,9 @@ def test_convai2_vs_synthetic_persona_chat(corpora, tmp_path):
     authors = metrics["kid"]["authors"]  # 130 ConvAI2 authors split in two; Synthetic-Persona-Chat has 1,000
     assert authors["real_a"] + authors["real_b"] == 130 and authors["synthetic"] == 1000
     assert metrics["c2st_auc"]["details"]["refits"] == 30
+    c2st = metrics["c2st_auc"]["details"]  # both AUCs are means over 5 author splits of the real corpus
+    assert c2st["splits"] == 5 and c2st["real_vs_real"]["splits"] == 5
+    assert metrics["c2st_auc"]["real_vs_real"] == pytest.approx(np.mean(c2st["real_vs_real"]["split_values"]), abs=1e-5)
     assert metrics["c2st_auc"]["real_vs_synthetic"] > 0.8  # folds by author: no author is learned across folds
     # style: synthetic persona chat is longer and more punctuated than what real volunteers typed
     assert metrics["length_tokens"]["beyond_baseline"] and metrics["punctuation_rate"]["beyond_baseline"]
@@ -149,14 +152,15 @@ def test_broken_file_fails_on_one_line_or_is_counted(corpora, tmp_path):
     assert sum(read["skipped"].values()) == 1
 
 
-@pytest.mark.parametrize("extra,message", [
-    (["--metrics", "fid"], "unknown metric 'fid'"),
-    (["--sample", "3"], "--sample must be at least 10"),
-    (["--bootstrap", "5"], "at least 20 replicates"),
+@pytest.mark.parametrize("extra,message,code", [
+    (["--metrics", "fid"], "unknown metric 'fid'", 1),
+    (["--sample", "3"], "--sample must be at least 10", 1),
+    (["--bootstrap", "5"], "at least 20 replicates", 1),
+    (["--c2st-splits", "0"], "Invalid value for '--c2st-splits'", 2),  # click's usage error
 ])
-def test_bad_options(corpora, tmp_path, extra, message):
+def test_bad_options(corpora, tmp_path, extra, message, code):
     out = run(["compare", "--real", str(corpora / "convai2_wild_intermediate.json"), "--synthetic",
-               str(corpora / "synthetic_persona_chat_valid.csv"), *extra, "-o", str(tmp_path / "o")], code=1)
+               str(corpora / "synthetic_persona_chat_valid.csv"), *extra, "-o", str(tmp_path / "o")], code=code)
     assert message in out.output
 
 

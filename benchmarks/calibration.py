@@ -110,6 +110,7 @@ def main(argv=None) -> int:
                     help="a larger corpus is cut to this many turns of whole (seeded) authors")
     ap.add_argument("--quick", action="store_true", help="10 null seeds, 3 per degradation, no ShareGPT, no sweep")
     ap.add_argument("--no-sharegpt", action="store_true", help="leave the built-in ShareGPT out")
+    ap.add_argument("--corpora", help="only these corpora (comma-separated: convai2, spc, pfg, sharegpt)")
     ap.add_argument("--parts", default="null,power,sizes",
                     help="which tables to run (comma-separated): null, power, sizes, and halves (C2ST between author "
                          "halves of each whole corpus, one split against the mean of 5, --seeds draws, at --m)")
@@ -126,6 +127,9 @@ def main(argv=None) -> int:
     corpora = available(args.quick, args.max_turns)
     if args.no_sharegpt:
         corpora = [c for c in corpora if c.name != "sharegpt"]
+    if args.corpora:
+        wanted = {x.strip() for x in args.corpora.split(",")}
+        corpora = [c for c in corpora if c.name in wanted]
     started = time.perf_counter()
     print(f"calibration: corpora {', '.join(f'{c.name} ({len(c.texts)} turns, {len(set(c.authors))} authors)' for c in corpora)}; "
           f"m = {args.m}; bootstrap {args.bootstrap}; Holm across all metrics of each comparison")

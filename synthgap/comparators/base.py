@@ -266,6 +266,11 @@ class Metric(ABC):
                                  "split_sd": float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0})
         return out
 
+    def estimate_splits(self, pairs: list[tuple[Side, Side]], seed: int) -> dict[str, Estimate]:
+        """`estimate` on each (x, y) pair, one per author split with the plan's own first, as one
+        (`over_splits`)."""
+        return self.over_splits([self.estimate(x, y, seed) for x, y in pairs])
+
     def results(self, rvs: dict[str, Estimate], rvr: dict[str, Estimate], n: int,
                 authors: Optional[dict] = None) -> list[Result]:
         """Results from the two comparisons' estimates (replicates paired column by column)."""

@@ -160,6 +160,7 @@ class Comparison:
         self.timings: dict[str, float] = {}
         self._baselines: dict = {}
         self._vectors: dict = {}
+        self._halves: dict = {}  # (m, split) -> real halves A and B of further author splits
         self.notes: list[str] = []
         self.distributions: dict = {}  # what the figures draw: a 2-D projection and feature quantiles
 
@@ -187,13 +188,11 @@ class Comparison:
         self._vectors[key] = vectors
         return vectors
 
-    def _baseline(self, metric: Metric, key: tuple, a: Side, b: Side, others: list = ()) -> dict:
-        """Real half A vs real half B (averaged with the further splits `others`), once per setting."""
-        cache_key = (metric.name, key, metric.shared_key(), len(others))
+    def _baseline(self, metric: Metric, key: tuple, pairs: list[tuple[Side, Side]]) -> dict:
+        """Real half A vs real half B, on each author split in `pairs` (the plan's own first), once per setting."""
+        cache_key = (metric.name, key, metric.shared_key(), len(pairs))
         if cache_key not in self._baselines:
-            seed = self.config.seed
-            self._baselines[cache_key] = metric.over_splits(
-                [metric.estimate(a, b, seed)] + [metric.estimate(ak, bk, seed) for ak, bk in others])
+            self._baselines[cache_key] = metric.estimate_splits(pairs, self.config.seed)
         return self._baselines[cache_key]
 
     def _other_halves(self, size: int, count: int) -> list[tuple[Side, Side]]:
@@ -202,13 +201,12 @@ class Comparison:
         groups = np.asarray(self.real.unit_groups, dtype=object)
         out = []
         for split in range(1, count):
-            key = ("other-halves", size, split)
-            if key not in self._vectors:
+            if (size, split) not in self._halves:
                 halves = other_halves(self.real.unit_groups, size, self.config.seed, split)
-                self._vectors[key] = tuple(
+                self._halves[size, split] = tuple(
                     Side(self._unit_vectors(self.real, idx, "real"), list(groups[idx]),
                          Bootstrap(np.zeros((len(idx), 0), np.int32))) for idx in halves)
-            out.append(self._vectors[key])
+            out.append(self._halves[size, split])
         return out
 
     def _sensitivity(self, metrics: list[Metric], a: Side, b: Side, s: Side) -> dict:
@@ -269,8 +267,8 @@ class Comparison:
             self.log(f"{synthetic.label}: {metric.name}")
             metric.prepare(a, b, s)
             others = self._other_halves(plan.size, metric.splits)
-            rvs = metric.over_splits([metric.estimate(a, s, seed)] + [metric.estimate(ak, s, seed) for ak, _ in others])
-            rvr = self._baseline(metric, ("embedding", plan.size), a, b, others)
+            rvs = metric.estimate_splits([(a, s)] + [(ak, s) for ak, _ in others], seed)
+            rvr = self._baseline(metric, ("embedding", plan.size), [(a, b), *others])
             results.extend(metric.results(rvs, rvr, plan.size, authors))
             self._time(f"metric:{metric.name}", start)
         for r in results:
@@ -335,7 +333,7 @@ class Comparison:
             metric = StyleMetric(feature)
             a, b, s = (Side(f[:, j], g, bt) for f, g, bt in zip((fa, fb, fs), (ga, gb, gs), boots))
             rvs = metric.estimate(a, s, seed)
-            rvr = self._baseline(metric, ("style", plan.size), a, b)
+            rvr = self._baseline(metric, ("style", plan.size), [(a, b)])
             results.extend(metric.results(rvs, rvr, plan.size, side_authors(a, b, s)))
         size = default_block_size(plan.size)
         blocks = [block_values(t, size, seed) for t in (texts_a, texts_b, texts_s)]
@@ -346,7 +344,7 @@ class Comparison:
             metric = StyleMetric(feature)
             a, b, s = (Side(v[:, j], ids, bt) for v, ids, bt in zip(blocks, block_ids, block_boots))
             rvs = metric.estimate(a, s, seed)
-            rvr = self._baseline(metric, ("style", plan.size), a, b)
+            rvr = self._baseline(metric, ("style", plan.size), [(a, b)])
             for r in metric.results(rvs, rvr, plan.size, {"real_a": len(a.data), "real_b": len(b.data),
                                                            "synthetic": len(s.data), "unit": "blocks"}):
                 r.details["block_size"] = size

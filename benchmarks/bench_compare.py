@@ -140,7 +140,7 @@ def child_throughput(p: dict) -> dict:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from synthgap.comparators.embedding import SCHEME, Embedder, resolve_model
+    from synthgap.embedding import SCHEME, Embedder, resolve_model
 
     half = p["n"] // 2
     texts = read_turns(p["real"])[:half] + read_turns(p["synthetic"])[:half]
@@ -170,8 +170,8 @@ def child_throughput(p: dict) -> dict:
 def compare_once(p: dict, write_to: str | None = None) -> dict:
     """What `synthgap compare` does: read both corpora, run every metric, optionally write results.json."""
     start = time.perf_counter()
-    from synthgap.comparators.compare import CompareConfig, Comparison
-    from synthgap.comparators.embedding import Embedder
+    from synthgap.comparators.comparison import CompareConfig, Comparison
+    from synthgap.embedding import Embedder
     from synthgap.comparators.samples import load_sample
     from synthgap.comparators.style import StyleAnalyzer
 
@@ -200,7 +200,7 @@ def compare_once(p: dict, write_to: str | None = None) -> dict:
 
 def child_prepare(p: dict) -> dict:
     """Fill the caches: embed every turn of both corpora, then run the whole comparison once."""
-    from synthgap.comparators.embedding import Embedder
+    from synthgap.embedding import Embedder
 
     start = time.perf_counter()
     embedder = Embedder(cache_path=p["cache"])
@@ -282,7 +282,7 @@ def mauve_side_by_side(X, Y, repeat: int) -> dict:
 def child_metrics(p: dict) -> dict:
     """Each metric function on every real turn's vector against every synthetic turn's vector."""
     from synthgap.comparators import distances as D
-    from synthgap.comparators.embedding import Embedder
+    from synthgap.embedding import Embedder
 
     embedder = Embedder(cache_path=p["cache"])
     X, Y = embedder.embed(read_turns(p["real"])), embedder.embed(read_turns(p["synthetic"]))

@@ -59,10 +59,10 @@ def bench_rules(label: str, histories) -> dict:
 
 
 def bench_llm(histories, model: str, workdir: Path) -> dict:
-    from synthgap.comparators.embedding import Embedder
-    from synthgap.extractors.llm import LLMExtractor
+    from synthgap.embedding import Embedder
+    from synthgap.extractors.llm_extractor import LLMExtractor
     from synthgap.llm.factory import BackendSpec
-    from synthgap.llm.run import open_engines
+    from synthgap.llm.job import open_engines
 
     embed = Embedder(cache_path=workdir / "cache").embed
     figures = {}

@@ -77,7 +77,7 @@ def personas(n: int):
 
 
 def run_generator(backend, taxonomy, people, seed=0):
-    from synthgap.generators.llm import LLMConversationGenerator, LLMGenerationConfig
+    from synthgap.generators.llm_dialogue import LLMConversationGenerator, LLMGenerationConfig
 
     config = LLMGenerationConfig(per_persona=1, turns=1, user_max_tokens=48, assistant_max_tokens=64, seed=seed,
                                  retries=0)

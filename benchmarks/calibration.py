@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from synthgap.comparators.calibration import (DEGRADATIONS, HEADLINE, Corpus, MemoAnalyzer,  # noqa: E402
                                               MemoEmbedder, c2st_halves, c2st_null, compare_once, load_turns, rates)
-from synthgap.comparators.compare import CompareConfig  # noqa: E402
+from synthgap.comparators.comparison import CompareConfig  # noqa: E402
 
 
 def corpora_dir() -> Path:
@@ -118,8 +118,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.seeds, args.power_seeds, args.sizes = 10, 3, ""
-    from synthgap.comparators.compare import parse_metrics
-    from synthgap.comparators.embedding import Embedder
+    from synthgap.comparators.comparison import parse_metrics
+    from synthgap.embedding import Embedder
     from synthgap.comparators.style import StyleAnalyzer
 
     config = CompareConfig(metrics=parse_metrics(args.metrics), bootstrap=args.bootstrap, sensitivity=False)

@@ -1,4 +1,5 @@
-"""Run outputs: config fingerprints, manifests, and JSONL files that can resume after a crash.
+"""Run outputs: the base of every library job (typed config, typed result, log), config
+fingerprints, manifests, and JSONL files that can resume after a crash.
 
 A generated file is written to `<out>.partial` in batches, next to `<out>.partial.json` that
 holds the config fingerprint. A re-run with the same fingerprint keeps the complete lines
@@ -15,9 +16,48 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import SynthgapError
+
+Log = Callable[[str], None]  # where a job's messages go (the CLI: stderr; the Python API: nowhere by default)
+
+
+def quiet(message: str) -> None:
+    """The default log of a library job: say nothing."""
+
+
+class JobConfig(BaseModel):
+    """Base of every library job's config: typed and validated, unknown keys refused, so a typo fails
+    before any work starts."""
+    model_config = ConfigDict(extra="forbid")
+
+
+class JobResult(BaseModel):
+    """What a job wrote: its output files, its counts and how long it took."""
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    outputs: list[Path] = []
+    counts: dict = {}
+    seconds: float = 0.0
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A pydantic error as one line: the first bad key and what is wrong with it."""
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{key}: {first['msg']}{more}"
+
+
+def parse_config(model: type[BaseModel], data: Any, where: str) -> BaseModel:
+    """`model` validated from `data`; a bad key or value is one SynthgapError naming `where` and the key."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SynthgapError(f"{where}: {validation_message(exc)}") from None
 
 PACKAGES = ("synthgap", "pydantic", "click", "faker", "jinja2", "numpy", "scipy", "pyyaml",
             "sentence-transformers", "spacy", "torch", "llama-cpp-python", "vllm")

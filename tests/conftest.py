@@ -54,7 +54,7 @@ def _private_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def embedder():
     """The packaged all-MiniLM-L6-v2, loaded once (real model, cached vectors in the run's cache folder)."""
-    from synthgap.comparators.embedding import Embedder
+    from synthgap.embedding import Embedder
 
     return Embedder()
 

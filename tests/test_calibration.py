@@ -9,7 +9,7 @@ import pytest
 
 from synthgap.comparators.calibration import (Corpus, MemoAnalyzer, MemoEmbedder, compare_once, degrade, load_turns,
                                               rates, thirds)
-from synthgap.comparators.compare import CompareConfig
+from synthgap.comparators.comparison import CompareConfig
 
 EMBEDDING = ["frechet", "mmd", "c2st", "prdc", "mauve", "memorization"]
 

@@ -201,7 +201,7 @@ def test_results_are_the_same_bytes_whatever_the_cache_holds(corpora, tmp_path):
     results.json: vectors are canonical and folds and draws come from identities, not float bytes."""
     import random
 
-    from synthgap.comparators.embedding import Embedder
+    from synthgap.embedding import Embedder
     from synthgap.comparators.samples import load_sample
 
     real, syn = corpora / "convai2_wild_intermediate.json", corpora / "synthetic_persona_chat_valid.csv"
@@ -233,7 +233,7 @@ def test_c2st_averages_over_author_splits_of_the_real_corpus():
     real-vs-real AUC moves with which authors landed in which half; the mean over 5 splits moves less.
     The first split is the single-split comparison's, and the synthetic sample is the same in every split."""
     from synthgap.comparators.calibration import turn_sample
-    from synthgap.comparators.compare import CompareConfig, Comparison
+    from synthgap.comparators.comparison import CompareConfig, Comparison
 
     rng = np.random.default_rng(7)
     centres = rng.normal(0, 1.0, (120, 12))

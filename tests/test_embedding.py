@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthgap.comparators.embedding import Embedder, model_identity, pool_units, resolve_model
+from synthgap.embedding import Embedder, model_identity, pool_units, resolve_model
 from synthgap.errors import SynthgapError
 
 TEXTS = ["How do I bake sourdough bread?", "my cat keeps scratching the couch", "Explain quantum entanglement simply",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from synthgap.cache import BlobStore, cache_dir, text_key
-from synthgap.comparators.embedding import (BATCH_TOKENS, SCHEME, Embedder, model_identity, padded_length,
+from synthgap.embedding import (BATCH_TOKENS, SCHEME, Embedder, model_identity, padded_length,
                                             plan_batches)
 
 TARGETS = ["hi", "How do I bake sourdough bread?", "my cat keeps scratching the couch, what can I do",

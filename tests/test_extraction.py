@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from synthgap.comparators.extraction import ExtractionComparison, ExtractionConfig, statistics
 from synthgap.comparators.overgeneralization import Assessment, ScopeReader, assess, verify
-from synthgap.extractors.llm import LLMExtractConfig, LLMExtractor, merge_statements, windows
+from synthgap.extractors.llm_extractor import LLMExtractConfig, LLMExtractor, merge_statements, windows
 from synthgap.extractors.rules import RulesExtractor, extract_histories
 from synthgap.records import Attribute, Conversation, Evidence, Turn, UserHistory
 
@@ -164,7 +164,7 @@ def _synthetic_corpus(tmp_path, n=30, seed=3):
 
 
 def test_extraction_comparison_on_real_survey_gold_and_synthetic_personas(tmp_path, corpora):
-    from synthgap.comparators.embedding import Embedder
+    from synthgap.embedding import Embedder
     from synthgap.corpora import load
     from synthgap.personas.reference import read_personas
 
@@ -271,7 +271,7 @@ def test_verify_cli_scores_flags_and_a_verifier_against_labels(tmp_path):
 
 
 def test_vague_statements_are_sent_back():
-    from synthgap.extractors.llm import vague
+    from synthgap.extractors.llm_extractor import vague
 
     assert vague("The user is a person.") and vague("The user ...") and not vague("The user keeps bees.")
     answers = iter([{"statement": "The user is a person.", "reason": "r", "confidence": 0.9, "evidence": ["T1"]},

@@ -10,7 +10,7 @@ import pytest
 
 from synthgap.errors import SynthgapError
 from synthgap.generators.disclosure import disclosables
-from synthgap.generators.llm import (OPENER, LLMConversationGenerator, LLMGenerationConfig, clean_user_turn,
+from synthgap.generators.llm_dialogue import (OPENER, LLMConversationGenerator, LLMGenerationConfig, clean_user_turn,
                                      find_surface, trim_unfinished)
 from synthgap.llm.prompts import PromptError, PromptLibrary
 from synthgap.llm.structured_run import FailureLog

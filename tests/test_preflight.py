@@ -21,7 +21,7 @@ import pytest
 from synthgap.errors import SynthgapError
 from synthgap.llm import preflight
 from synthgap.pipeline.config import RunConfig
-from synthgap.pipeline.run import engines
+from synthgap.pipeline.runner import engines
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -224,7 +224,7 @@ def test_a_run_whose_llm_stage_is_reused_needs_no_engine(fake_llama, tmp_path):
     """Every stage finished earlier with the same settings: a second run reuses them all and is not
     stopped by an engine it will not load (a broken build only matters to a stage that runs)."""
     from synthgap.pipeline.config import load_config
-    from synthgap.pipeline.run import plan
+    from synthgap.pipeline.runner import plan
     from synthgap.pipeline.stages import RunState, fingerprints, pending
 
     config_file = tmp_path / "run.yaml"

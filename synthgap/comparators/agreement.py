@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
+from ..seeds import numpy_rng
 
 
 def confusion(a: np.ndarray, b: np.ndarray, categories: np.ndarray, weights: Optional[np.ndarray] = None) -> np.ndarray:
@@ -236,7 +237,7 @@ def agreement(table: np.ndarray, raters: list, groups: dict, positive: float = 1
     means = group_means(point)
     draws = {name: [] for name, _, _ in GROUP_PAIRS}
     if bootstrap > 0 and n_items > 1:
-        rng = np.random.default_rng(seed)
+        rng = numpy_rng(seed)
         ids = np.arange(n_items) if clusters is None else np.unique(clusters, return_inverse=True)[1]
         n_clusters = ids.max() + 1
         for _ in range(bootstrap):

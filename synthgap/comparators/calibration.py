@@ -16,8 +16,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .compare import CompareConfig, Comparison
+from .comparison import CompareConfig, Comparison
 from .samples import Sample
+from ..seeds import numpy_rng
 
 HEADLINE = ("kid", "mmd2", "c2st_auc", "mauve", "prdc_precision", "prdc_recall", "prdc_coverage")
 DEGRADATIONS = ("collapse", "duplicates", "topic", "boilerplate", "shortened")
@@ -80,7 +81,7 @@ def load_turns(spec: str) -> tuple[list[str], list[str]]:
 def thirds(authors: list[str], seed: int) -> list[np.ndarray]:
     """Item indices of three author-disjoint thirds (authors in a seeded order, each to the smallest third)."""
     names = sorted(set(authors))
-    rng = np.random.default_rng([seed, 303])
+    rng = numpy_rng(seed, 303)
     size = Counter(authors)
     where, load = {}, [0, 0, 0]
     for i in rng.permutation(len(names)):
@@ -106,7 +107,7 @@ class Corpus:
         names = sorted(set(self.authors))
         sizes = Counter(self.authors)
         keep, held = set(), 0
-        for i in np.random.default_rng([seed, 505]).permutation(len(names)):
+        for i in numpy_rng(seed, 505).permutation(len(names)):
             if held >= max_turns:
                 break
             keep.add(names[i])
@@ -128,7 +129,7 @@ def _kmeans(X: np.ndarray, k: int, seed: int) -> np.ndarray:
 def degrade(kind: str, texts: list[str], authors: list[str], embed: Callable, pool: Optional[np.ndarray],
             m: int, seed: int) -> tuple[list[str], list[str]]:
     """Texts and authors of the degraded third (at least m items where the degradation allows)."""
-    rng = np.random.default_rng([seed, 909])
+    rng = numpy_rng(seed, 909)
     idx = np.arange(len(texts))
     if kind == "collapse":
         labels = _kmeans(embed(texts), 20, seed)

@@ -1,4 +1,4 @@
-"""`synthgap compare`: a thin layer over `synthgap.comparators.compare`."""
+"""`synthgap compare`: a thin layer over `synthgap.comparators.comparison`."""
 
 from __future__ import annotations
 
@@ -76,8 +76,8 @@ def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match
     """
     from ..outputs import write_manifest
     from ..records import AtomicWriter
-    from .compare import CompareConfig, Comparison, parse_metrics
-    from .embedding import Embedder
+    from .comparison import CompareConfig, Comparison, parse_metrics
+    from ..embedding import Embedder
     from .render import print_results
     from .samples import load_sample
     from .style import StyleAnalyzer
@@ -138,7 +138,7 @@ def _extraction(results, samples, roles, extractor, users, persona_files, gold_c
     from ..corpora import load
     from ..extractors.cli import build_extractor
     from ..personas.reference import read_personas
-    from .embedding import Embedder
+    from ..embedding import Embedder
     from .base import adjust_verdicts
     from .extraction import ExtractionComparison, ExtractionConfig
 
@@ -313,7 +313,7 @@ def verify(attributes, source, label_file, item, label, unsure, folds, seed, ski
     from ..extractors.rules import RulesExtractor, findings_by_turn
     from ..outputs import write_manifest
     from ..records import RecordError, UserHistory, read_jsonl
-    from .embedding import Embedder
+    from ..embedding import Embedder
     from .labels import read_long
     from .overgeneralization import assess_histories, verify as fit
 

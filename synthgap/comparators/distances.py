@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import SynthgapError
+from ..seeds import numpy_rng
 
 # Kernel matrices up to this many pooled rows are built whole (float32: 12,000 rows = 576 MB);
 # beyond it the block estimator keeps memory linear in the input.
@@ -110,7 +111,7 @@ def median_bandwidth(X, Y=None, max_points: int = 1000, seed: int = 0) -> float:
     if Y is not None:
         Z = np.concatenate([Z, np.asarray(Y, np.float64)])
     if len(Z) > max_points:
-        Z = Z[np.random.default_rng(seed).choice(len(Z), max_points, replace=False)]
+        Z = Z[numpy_rng(seed).choice(len(Z), max_points, replace=False)]
     d = np.sqrt(sq_distances(Z, Z)[np.triu_indices(len(Z), k=1)])
     d = d[d > 0]
     return float(np.median(d)) if len(d) else 1.0
@@ -234,7 +235,7 @@ def mmd_permutation_test(X, Y, bandwidth: Optional[float] = None, permutations: 
     nx, n = len(X), len(X) + len(Y)
     observed = float(mmd2_from_kernel(K, nx, diag=diag))
     codes = author_codes(groups_x, groups_y, nx, n - nx)
-    rng = np.random.default_rng(seed)
+    rng = numpy_rng(seed)
     exceed = 0
     for start in range(0, permutations, 100):  # batches of 100 label shuffles: one matrix product each
         b = min(100, permutations - start)
@@ -302,7 +303,7 @@ def mmd_block_test(X, Y, bandwidth: Optional[float] = None, block_size: Optional
     X, Y = _pair(X, Y)
     h = bandwidth or median_bandwidth(X, Y, seed=seed)
     size = block_size or block_size_for(min(len(X), len(Y)))
-    rng = np.random.default_rng(seed)  # blocks of a shuffled order, so file order cannot bias them
+    rng = numpy_rng(seed)  # blocks of a shuffled order, so file order cannot bias them
     values = mmd2_blocks(X[rng.permutation(len(X))], Y[rng.permutation(len(Y))], h, size)
     mean, se = float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
     p = float(norm.sf(mean / se)) if se > 0 else (0.0 if mean > 0 else 1.0)
@@ -371,7 +372,7 @@ def grouped_folds(codes: np.ndarray, labels: np.ndarray, folds: int, seed: int, 
     seconds at 10^4 authors (it re-scores every fold's label spread for each group).
     """
     n_groups = int(codes.max()) + 1
-    rng = np.random.default_rng([seed, 2, partition] if partition else [seed, 2])
+    rng = numpy_rng(seed, 2, *([partition] if partition else []))
     need = np.stack([np.bincount(codes, weights=(labels == k).astype(float), minlength=n_groups)
                      for k in (0, 1)], axis=1)  # items of each label per group
     # partition 0: largest group first (the best balance); further partitions (repeated cross-fitting)

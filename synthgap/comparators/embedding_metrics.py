@@ -20,6 +20,7 @@ from . import distances as D
 from . import mauve as M
 from .base import Estimate, Metric
 from .yardstick import Bootstrap, Side
+from ..seeds import numpy_rng
 
 weighted_auc = D.weighted_auc
 
@@ -40,7 +41,7 @@ def kernel_sides(x: Side, y: Side, seed: int) -> tuple[Side, Side, dict]:
         if len(side.data) <= KERNEL_ROWS:
             out.append(side)
             continue
-        rng = np.random.default_rng([seed, 11, len(side.data)] + [ord(c) for c in tag])
+        rng = numpy_rng(seed, 11, len(side.data), tag)
         keep = np.sort(rng.choice(len(side.data), KERNEL_ROWS, replace=False))
         out.append(Side(side.data[keep], [side.groups[i] for i in keep], Bootstrap(side.boot.counts[keep])))
         details["subsample"] = KERNEL_ROWS

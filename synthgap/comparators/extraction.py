@@ -27,6 +27,7 @@ from ..records import Attribute, Persona, UserHistory
 from .base import Result
 from .overgeneralization import Assessment, assess_histories
 from .yardstick import Bootstrap, group_halves, percentile_interval
+from ..seeds import numpy_rng
 
 SUPPORT_AT = 0.3  # cosine of all-MiniLM-L6-v2: "The user is a nurse" vs "I'm a nurse, any tips for nights?" ~0.6
 STATS = ("f1", "precision", "recall", "attributes_per_1k_tokens", "single_turn_share", "hedged_share",
@@ -176,7 +177,7 @@ class ExtractionComparison:
         n = self.config.sample_users
         if n is None or len(histories) <= n:
             return histories
-        rng = np.random.default_rng([self.config.seed, *label.encode()])
+        rng = numpy_rng(self.config.seed, label)
         return [histories[i] for i in sorted(rng.choice(len(histories), n, replace=False))]
 
     def prepare(self, label: str, histories: list[UserHistory]) -> CorpusExtraction:
@@ -205,7 +206,7 @@ class ExtractionComparison:
         return corpus
 
     def _boot(self, n: int, tag: str) -> np.ndarray:
-        rng = np.random.default_rng([self.config.seed, *tag.encode()])
+        rng = numpy_rng(self.config.seed, tag)
         return Bootstrap.draw(list(range(n)), self.config.bootstrap, rng).counts
 
     def describe(self, corpus: CorpusExtraction) -> dict:
@@ -226,7 +227,7 @@ class ExtractionComparison:
 
     def compare(self, real: CorpusExtraction, synthetic: CorpusExtraction) -> list[Result]:
         """Real minus synthetic for each statistic both sides have, beside real half A minus half B."""
-        rng = np.random.default_rng([self.config.seed, *f"extraction-halves/{real.label}".encode()])
+        rng = numpy_rng(self.config.seed, f"extraction-halves/{real.label}")
         a_idx, b_idx, _ = group_halves([h.user_id for h in real.histories], rng)
         B = self.config.bootstrap
         wr, ws = self._boot(len(real.rows), f"extraction/{real.label}"), self._boot(

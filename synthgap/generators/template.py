@@ -29,6 +29,7 @@ from ..records import Conversation, Disclosure, Persona, Turn, build
 from . import noise
 from .disclosure import Disclosable, entries, render
 from .noise import Realism, Segment
+from ..seeds import seeded_random
 
 DisclosureMode = Literal["explicit", "implicit", "mixed", "none"]
 _OPEN, _CLOSE, _BR, _TAB = "\ue000", "\ue001", "\ue002", "\ue003"
@@ -169,7 +170,7 @@ class TemplateLibrary:
         """Render every template a few times so that errors surface before a long run starts."""
         for intent in self.intents.values():
             for i in range(runs):
-                state = _State(random.Random(i), {0: [], 1: []}, Realism())
+                state = _State(seeded_random(i, "check"), {0: [], 1: []}, Realism())
                 for n in range(3):
                     _render_macro(intent, state, "user", n)
                     _render_macro(intent, state, "assistant", n)
@@ -306,7 +307,7 @@ class _Planned:
 
 def conversation_rng(seed: int, persona_id: str, k: int) -> random.Random:
     """The random source of one conversation (string seeds hash the same in every process)."""
-    return random.Random(f"{seed}:{persona_id}:{k}")
+    return seeded_random(seed, persona_id, k)
 
 
 class TemplateGenerator:
@@ -374,7 +375,7 @@ class TemplateGenerator:
             segments = self._segments(_collapse(raw), planned, state, persona, rng)
             if self._noisy:
                 # Surface noise draws from its own stream, so the knobs change only the surface.
-                noise_rng = noise_rng or random.Random(f"{cfg.seed}:{persona.id}:{k}:noise")
+                noise_rng = noise_rng or seeded_random(cfg.seed, persona.id, k, "noise")
                 segments = noise.apply(segments, cfg.realism, noise_rng)
             spanned = noise.join(segments)
             text = spanned.text or "ok"

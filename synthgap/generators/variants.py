@@ -15,6 +15,7 @@ from ..personas.taxonomy import Taxonomy
 from ..records import Conversation, Disclosure, Turn
 from . import noise
 from .noise import Realism, Segment
+from ..seeds import seeded_random
 
 # Off-topic exchanges: no persona facts, so they add length and noise but no ground truth.
 OFFTOPIC = [
@@ -75,7 +76,7 @@ def insert_turns(conv: Conversation, at: int, turns: list[Turn]) -> None:
 
 
 def _rng(seed: int, name: str, key: str) -> random.Random:
-    return random.Random(f"{seed}:{name}:{key}")
+    return seeded_random(seed, name, key)
 
 
 # ---------------------------------------------------------------------------- per conversation
@@ -355,7 +356,7 @@ def _per_user(conversations: Iterable[Conversation], name: str, params: dict, se
         users[conv.user_id].append(conv)
     if name == "shuffle" and params.get("scope", "history") == "corpus":
         everything = [c for u in order for c in users[u]]
-        random.Random(f"{seed}:shuffle:corpus").shuffle(everything)
+        seeded_random(seed, "shuffle", "corpus").shuffle(everything)
         for conv in everything:
             conv = _copy(conv)
             _record(conv, name, params, seed)

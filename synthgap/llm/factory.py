@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import SynthgapError
 
@@ -13,19 +14,20 @@ if TYPE_CHECKING:  # the CLI imports this module for its options: nothing heavy 
 KINDS = ("llamacpp", "openai", "vllm")
 
 
-@dataclass
-class BackendSpec:
+class BackendSpec(BaseModel):
     """What selects and configures an engine; `describe()` is what a run's fingerprint keeps."""
-    kind: str = "llamacpp"
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["llamacpp", "openai", "vllm"] = "llamacpp"
     model: str = "smollm2-135m"
     base_url: Optional[str] = None
     api_key_env: str = "OPENAI_API_KEY"
-    concurrency: int = 8
-    timeout: float = 120.0
-    n_ctx: int = 4096
-    threads: Optional[int] = None
-    max_model_len: Optional[int] = 4096
-    engine_args: dict = field(default_factory=dict)
+    concurrency: int = Field(8, ge=1)
+    timeout: float = Field(120.0, ge=1)
+    n_ctx: int = Field(4096, ge=256)
+    threads: Optional[int] = Field(None, ge=1)
+    max_model_len: Optional[int] = Field(4096, ge=256)
+    engine_args: dict = {}
 
     def describe(self) -> dict:
         """The parts that decide the answers (not the ones that only decide speed)."""

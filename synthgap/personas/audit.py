@@ -20,6 +20,7 @@ from ..records import Persona
 from .reference import Population, from_personas
 from .rules import count_violations
 from .taxonomy import Taxonomy
+from ..seeds import numpy_rng
 
 
 # ---------------------------------------------------------------------------- plain metrics
@@ -99,7 +100,7 @@ def near_duplicates(rows: list[dict], keys: list[str], max_diff: int = 1, limit:
         return {"rows": n_all, "attributes": len(keys), "exact_duplicate_share": 0.0, "near_duplicate_share": 0.0,
                 "max_diff": max_diff, "checked": n_all}
     if n_all > limit:
-        pick = np.sort(np.random.default_rng(seed).choice(n_all, limit, replace=False))
+        pick = np.sort(numpy_rng(seed).choice(n_all, limit, replace=False))
         rows = [rows[i] for i in pick]
     codes = np.empty((len(rows), len(keys)), dtype=np.int32)
     for j, key in enumerate(keys):
@@ -123,7 +124,7 @@ def near_duplicates(rows: list[dict], keys: list[str], max_diff: int = 1, limit:
 def audit(personas: list[Persona], reference: Population, taxonomy: Taxonomy, mapping=None, *,
           seed: int = 0, bootstrap: int = 200, max_pairs: int = 120, near_diff: int = 1) -> dict:
     """The full audit report (a JSON-ready dict); see the module docstring."""
-    rng = np.random.default_rng(seed)
+    rng = numpy_rng(seed)
     mine = from_personas(personas, taxonomy, "personas", mapping)
     shared = [k for k in mine.kinds if k in reference.kinds and mine.column(k) and reference.column(k)]
     order = list(taxonomy.attributes)

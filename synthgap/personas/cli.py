@@ -263,7 +263,7 @@ def enrich(personas_file, sentences, preferences, min_facts, max_tokens, tempera
 
     from ..llm.factory import spec_from_options
     from ..llm.prompts import PromptLibrary
-    from ..llm.run import check_resume, finished, open_engines, resumable_run, write_run_manifest
+    from ..llm.job import check_resume, finished, open_engines, resumable_run, write_run_manifest
     from ..outputs import file_sha256
     from .enrich import EnrichConfig, PersonaEnricher
 

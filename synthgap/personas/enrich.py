@@ -161,14 +161,14 @@ class PersonaEnricher:
         self.stats = {"enriched": 0, "failed": 0, "retried": 0, "preferences": 0, "repairs": {}}
 
     def request(self, persona: Persona) -> Request:
-        from ..generators.llm import request_seed
+        from ..seeds import derive_seed
 
         cfg = self.config
         prompt = self.prompts.render("enrich_persona", facts=[a.statement for a in persona.attributes if a.statement],
                                      sentences=cfg.sentences, preferences=cfg.preferences, name=persona.name,
                                      locale=persona.locale)
         return Request(({"role": "user", "content": prompt},), cfg.max_tokens, cfg.temperature, cfg.top_p,
-                       request_seed(cfg.seed, persona.id, "enrich"))
+                       derive_seed(cfg.seed, persona.id, "enrich", bits=31))
 
     def enrich(self, personas: list[Persona]) -> list[Optional[Persona]]:
         """The enriched personas, in order (None where the model's answers all failed the checks)."""

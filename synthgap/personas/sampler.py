@@ -11,7 +11,6 @@ drawn before, so consistency rules cannot be broken.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import itertools
 import random
 from collections import Counter
@@ -23,6 +22,7 @@ from ..errors import SynthgapError
 from ..records import Attribute, Persona, build
 from .taxonomy import Attribute as AttrSpec
 from .taxonomy import Taxonomy, condition_holds
+from ..seeds import derive_seed
 
 
 class Joint(BaseModel):
@@ -62,8 +62,8 @@ class SamplerConfig(BaseModel):
 
 
 def persona_seed(seed: int, index: int) -> int:
-    """The seed of persona `index` in a set sampled with `seed` (stable across processes)."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{index}".encode()).digest()[:8], "big") >> 1
+    """The seed of persona `index` in a set sampled with `seed` (synthgap.seeds: stable across processes)."""
+    return derive_seed(seed, index)
 
 
 class _Table:

@@ -25,8 +25,8 @@ def run(config_file, output, example_config):
         click.echo(example_text(), nl=False)
         return
     from .config import load_config
-    from .run import run as run_pipeline
-    from .run import summary
+    from .runner import run as run_pipeline
+    from .runner import summary
 
     config = load_config(config_file)
     log = lambda msg: click.echo(f"synthgap run: {msg}", err=True)  # noqa: E731

@@ -16,13 +16,14 @@ import numpy as np
 from ..errors import SynthgapError
 from . import distances as D
 from .base import Metric, Result, _round, adjust_verdicts, side_authors
-from .embedding import Embedder, pool_units
+from ..embedding import Embedder, pool_units
 from .embedding_metrics import (C2STMetric, FrechetMetric, MMDMetric, MauveMetric, MemorizationMetric,
                                 PRDCMetric)
 from .samples import Sample
 from .style import (BLOCK_FEATURES, TURN_FEATURES, StyleAnalyzer, StyleMetric, block_values,
                     default_block_size)
 from .yardstick import Bootstrap, Plan, Side, make_plan, other_halves
+from ..seeds import numpy_rng
 
 SCHEMA = "synthgap/compare-results/1"
 EMBEDDING = ("frechet", "mmd", "c2st", "prdc", "mauve", "memorization")
@@ -132,7 +133,7 @@ def feature_summary(rows: np.ndarray, features, drop=()) -> dict:
 
 
 def _boot(groups, replicates: int, seed: int, tag: str) -> Bootstrap:
-    return Bootstrap.draw(groups, replicates, np.random.default_rng([seed, *tag.encode()]))
+    return Bootstrap.draw(groups, replicates, numpy_rng(seed, tag))
 
 
 def _plan_info(plan: Plan, what: str, authors: Optional[dict] = None) -> dict:
@@ -214,7 +215,7 @@ class Comparison:
         still moves with the sample size. Subsamples are nested prefixes of one seeded order."""
         m = len(a.data)
         out: dict = {"sizes": [], "metrics": {}}
-        rng = np.random.default_rng([self.config.seed, 4242, m])
+        rng = numpy_rng(self.config.seed, 4242, m)
         orders = [rng.permutation(len(side.data)) for side in (a, b, s)]
         for fraction in FRACTIONS:
             k = int(m * fraction)

@@ -157,13 +157,13 @@ class LLMExtractor:
                       "kept": 0, "bad_evidence_ids": 0, "retried": 0}
 
     def request(self, user_id: str, k: int, window: list[WindowTurn]):
-        from ..generators.llm import request_seed
+        from ..seeds import derive_seed
         from ..llm.requests import Request
 
         cfg = self.config
         prompt = self.prompts.render(PROMPT, turns=window, max_attributes=cfg.max_attributes)
         return Request(({"role": "user", "content": prompt},), cfg.max_tokens, cfg.temperature, cfg.top_p,
-                       request_seed(cfg.seed, user_id, k, "extract"))
+                       derive_seed(cfg.seed, user_id, k, "extract", bits=31))
 
     def extract(self, histories: Sequence[UserHistory]) -> list[list[Attribute]]:
         """Attributes per history, in order (empty for a history without user text)."""

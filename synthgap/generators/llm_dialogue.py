@@ -14,7 +14,6 @@ and is recorded as instructed, with the whole turn as its span.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from ..personas.taxonomy import Taxonomy
 from ..records import Conversation, Disclosure, Persona, Turn, build
 from .disclosure import Disclosable, entries, render
 from .template import DisclosurePool, Intent, TemplateLibrary
+from ..seeds import derive_seed, seeded_random
 
 DisclosureMode = Literal["explicit", "implicit", "mixed", "none"]
 RealismLevel = Literal["clean", "casual", "messy"]
@@ -106,12 +106,6 @@ class _Convo:
     @property
     def id(self) -> str:
         return f"{self.persona.id}-c{self.k}"
-
-
-def request_seed(*parts: Any) -> int:
-    """A 31-bit seed from the parts (same in every process, unlike hash())."""
-    digest = hashlib.blake2b(":".join(map(str, parts)).encode("utf-8"), digest_size=4).digest()
-    return int.from_bytes(digest, "big") & 0x7FFFFFFF
 
 
 def clean_user_turn(text: str) -> str:
@@ -190,7 +184,7 @@ class LLMConversationGenerator:
     def plan(self, persona: Persona, k: int) -> _Convo:
         """Conversation k of a persona: intent and disclosures (deterministic in seed, persona id and k)."""
         cfg = self.config
-        rng = random.Random(f"{cfg.seed}:{persona.id}:{k}:llm")
+        rng = seeded_random(cfg.seed, persona.id, k, "llm")
         intent = rng.choices(self.intents, weights=[i.weight for i in self.intents])[0]
         planned: list[PlannedDisclosure] = []
         want = rng.randint(*cfg.disclosures)
@@ -262,7 +256,7 @@ class LLMConversationGenerator:
 
     def _request(self, c: _Convo, t: int, role: str, attempt: int) -> Request:
         cfg = self.config
-        seed = request_seed(cfg.seed, c.id, t, role, attempt)
+        seed = derive_seed(cfg.seed, c.id, t, role, attempt, bits=31)
         if role == "user":
             content = self.prompts.render("user_turn", **self._user_variables(c, t))
             messages = ({"role": "user", "content": content},)
@@ -396,4 +390,4 @@ class LLMConversationGenerator:
 
 
 __all__ = ["LLMConversationGenerator", "LLMGenerationConfig", "OPENER", "PlannedDisclosure", "clean_user_turn",
-           "find_surface", "request_seed", "trim_unfinished"]
+           "find_surface", "trim_unfinished"]

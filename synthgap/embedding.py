@@ -28,8 +28,8 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from ..cache import BlobStore, cache_dir, cached_rows, folder_identity
-from ..errors import SynthgapError
+from .cache import BlobStore, cache_dir, cached_rows, folder_identity
+from .errors import SynthgapError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _BUILTIN = {"all-minilm-l6-v2", "minilm", "sentence-transformers/all-minilm-l6-v2"}

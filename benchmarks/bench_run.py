@@ -30,7 +30,7 @@ QUICK = """seed: 0
 personas: {n: 40}
 templates: {per_persona: 1, turns: 2}
 llm: {personas: 5, turns: 2, user_max_tokens: 24, assistant_max_tokens: 24}
-compare: {sample: 60, bootstrap: 40, extraction_users: 20, extra_args: [--mauve-seeds, "2", --permutations, "50"]}
+compare: {sample: 60, bootstrap: 40, extraction_users: 20, mauve_seeds: 2, permutations: 50}
 """
 
 

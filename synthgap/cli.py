@@ -13,7 +13,17 @@ from . import __version__
 
 
 class Root(click.Group):
-    """Turns user errors (SynthgapError) into one line on stderr and exit code 1."""
+    """Turns user errors (SynthgapError) into one line on stderr and exit code 1; records the command line
+    for the manifests."""
+
+    def main(self, args=None, *rest, **kwargs):
+        from .outputs import set_command_line
+
+        set_command_line(list(args) if args is not None else sys.argv[1:])
+        try:
+            return super().main(args, *rest, **kwargs)
+        finally:
+            set_command_line(None)
 
     def invoke(self, ctx: click.Context):
         from .errors import SynthgapError

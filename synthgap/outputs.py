@@ -13,12 +13,11 @@ import hashlib
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from .errors import SynthgapError
 
@@ -29,10 +28,26 @@ def quiet(message: str) -> None:
     """The default log of a library job: say nothing."""
 
 
+def _path_text(value: Any) -> Any:
+    """Path objects (anywhere in a config's input, lists and mappings included) as their text."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, dict):
+        return {k: _path_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_path_text(v) for v in value)
+    return value
+
+
 class JobConfig(BaseModel):
     """Base of every library job's config: typed and validated, unknown keys refused, so a typo fails
-    before any work starts."""
+    before any work starts. Paths may be given as `pathlib.Path`s; the config holds their text."""
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paths_as_text(cls, data: Any) -> Any:
+        return _path_text(data)
 
 
 class JobResult(BaseModel):
@@ -87,6 +102,18 @@ def file_sha256(path: Union[str, Path], limit: Optional[int] = None) -> str:
     return digest.hexdigest()
 
 
+def code_identity() -> str:
+    """A hash of synthgap's own source, templates and data files: a finished stage made by other code is
+    not reused (a version number alone would not change while the code is developed)."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".j2", ".yaml", ".yml", ".json") and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def versions() -> dict[str, str]:
     """Installed versions of the packages a run may depend on (absent ones left out)."""
     from importlib import metadata
@@ -100,6 +127,16 @@ def versions() -> dict[str, str]:
     return found
 
 
+_COMMAND_LINE: Optional[list[str]] = None
+
+
+def set_command_line(argv: Optional[list[str]]) -> None:
+    """Record the synthgap command line this process runs (the CLI calls this; a job called from Python
+    leaves it unset, and its manifests say so instead of recording the host program's arguments)."""
+    global _COMMAND_LINE
+    _COMMAND_LINE = None if argv is None else [str(a) for a in argv]
+
+
 def write_manifest(path: Union[str, Path], *, command: str, config: Any, inputs: Iterable[Union[str, Path]] = (),
                    counts: Optional[dict] = None, timings: Optional[dict] = None, extra: Optional[dict] = None) -> Path:
     """Write `path` (a manifest.json): versions, config and fingerprint, input hashes, counts, timings."""
@@ -110,7 +147,7 @@ def write_manifest(path: Union[str, Path], *, command: str, config: Any, inputs:
         p = Path(item)
         if p.is_file():
             hashed[str(item)] = file_sha256(p)
-    manifest = {"command": command, "argv": sys.argv[1:], "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    manifest = {"command": command, "argv": _COMMAND_LINE, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "versions": versions(), "config": config, "fingerprint": fingerprint(config),
                 "inputs": hashed, "counts": counts or {}, "timings": timings or {}}
     if extra:

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from synthgap.cli import cli
 from synthgap.errors import SynthgapError
-from synthgap.pipeline.config import RunConfig, example_text, load_config
+from synthgap.llm.factory import BackendSpec
+from synthgap.pipeline.config import RUN_LEVEL, RunConfig, example_text, load_config
 from synthgap.pipeline.stages import RunState, Stage, run_stages
 
 
@@ -32,8 +33,12 @@ def test_example_config_is_the_builtin_default_and_documents_every_key():
         assert f"\n{section}:" in text or text.startswith(f"{section}:") or f"\n{section}: " in text, section
         sub = getattr(RunConfig(), section)
         for key in getattr(type(sub), "model_fields", {}):
+            if key in RUN_LEVEL.get(section, ()):
+                continue  # set by the run (the top-level seed, the personas' taxonomy), refused in the section
             assert f"  {key}:" in text, (section, key)
-    assert RunConfig().llm.model == "smollm2-135m" and RunConfig().real.source == "sharegpt"
+    for key in BackendSpec.model_fields:
+        assert f"    {key}:" in text, ("llm.engine", key)
+    assert RunConfig().llm.engine.model == "smollm2-135m" and RunConfig().real.source == "sharegpt"
 
 
 def test_partial_config_keeps_the_other_defaults(tmp_path):
@@ -53,6 +58,14 @@ def test_partial_config_keeps_the_other_defaults(tmp_path):
     ("personas:\n  n: 0\n", "personas.n"),
     ("seed: [1\n", "not valid YAML"),
     ("- personas\n", "a run config is a mapping"),
+    # every key of every job config is checked before the first stage, LLM generation included
+    ("compare:\n  metrics: frechet,mmdd\n", "compare.metrics"),
+    ("llm:\n  turns: 21\n", "llm.turns"),
+    ("llm:\n  engine:\n    kindd: vllm\n", "llm.engine.kindd"),
+    ("llm:\n  backend: vllm\n  engine:\n    kind: openai\n", "backend and engine.kind both given"),
+    ("compare:\n  extractor:\n    engine:\n      kind: gpt\n", "compare.extractor.engine.kind"),
+    ("templates:\n  seed: 4\n", "templates.seed: set by the run"),
+    ("llm:\n  extra_args: [--turns, '3']\n", "llm.extra_args"),
 ])
 def test_bad_config_is_one_line_naming_file_and_key(tmp_path, text, message):
     path = tmp_path / "bad.yaml"
@@ -150,7 +163,7 @@ def _small_config(tmp_path, corpora, llm=True, **compare):
            "llm": {"enabled": llm, "personas": 6, "turns": 2, "user_max_tokens": 24, "assistant_max_tokens": 24},
            "real": {"source": str(corpora / "convai2_wild_intermediate.json"), "label": "convai2"},
            "compare": {"sample": 60, "bootstrap": 40, "extraction_users": 20,
-                       "extra_args": ["--mauve-seeds", "2", "--permutations", "50"], **compare}}
+                       "mauve_seeds": 2, "permutations": 50, **compare}}
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path

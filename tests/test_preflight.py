@@ -137,9 +137,10 @@ def test_run_config_names_every_engine_it_loads():
     assert engines(RunConfig()) == [("llamacpp", "smollm2-135m")]
     config = RunConfig.model_validate({"llm": {"enabled": False}, "compare": {"extraction": "llm"}})
     assert engines(config) == [("llamacpp", None)]
-    config = RunConfig.model_validate({"llm": {"backend": "vllm", "extra_args": ["--assistant-backend=openai"]},
-                                       "compare": {"extraction": "llm", "extra_args": ["--llm-backend", "vllm"]}})
-    assert engines(config) == [("vllm", "smollm2-135m"), ("openai", "smollm2-135m"), ("vllm", None)]
+    config = RunConfig.model_validate({"llm": {"backend": "vllm", "assistant": {"kind": "openai"}},
+                                       "compare": {"extraction": "llm",
+                                                   "extractor": {"engine": {"kind": "vllm", "model": "q"}}}})
+    assert engines(config) == [("vllm", "smollm2-135m"), ("openai", "smollm2-135m"), ("vllm", "q")]
     assert engines(RunConfig.model_validate({"llm": {"enabled": False}, "compare": {"extraction": "rules"}})) == []
 
 

@@ -1,14 +1,12 @@
-"""`synthgap compare`: a thin layer over `synthgap.comparators.comparison`."""
+"""`synthgap compare`, `agreement` and `verify`: thin layers over the jobs of `synthgap.comparators.jobs`."""
 
 from __future__ import annotations
 
 import json
-import time
-from pathlib import Path
 
 import click
 
-from ..extractors.cli import extractor_options
+from ..extractors.options import extractor_options
 
 METRICS_HELP = ("comma-separated: all (default), embedding, style, or any of frechet, mmd, c2st, prdc, mauve, "
                 "memorization")
@@ -74,142 +72,34 @@ def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match
     corpus and the synthetic corpus, and between the two real halves, at one common sample size,
     with bootstrap 95% intervals. Writes OUTPUT/results.json and OUTPUT/manifest.json.
     """
-    from ..outputs import write_manifest
-    from ..records import AtomicWriter
-    from .comparison import CompareConfig, Comparison, parse_metrics
-    from ..embedding import Embedder
+    from ..extractors.options import extractor_settings
+    from .jobs import compare as run_compare
     from .render import print_results
-    from .samples import load_sample
-    from .style import StyleAnalyzer
 
-    on_error = "skip" if skip_bad else "fail"
-    log = lambda msg: click.echo(f"synthgap: {msg}", err=True)  # noqa: E731
-    config = CompareConfig(metrics=parse_metrics(metrics), unit=unit, pooling=pooling, sample=sample,
-                           match=not no_match, seed=seed, bootstrap=bootstrap, model=model,
-                           permutations=permutations, mauve_seeds=mauve_seeds, c2st_refits=c2st_refits,
-                           c2st_partitions=c2st_partitions, c2st_splits=c2st_splits,
-                           sensitivity=not no_sensitivity)
-    config.validate()
-    started = time.perf_counter()
-    samples = []
-    for spec in (real, *synthetic, *also_real):
-        smp = load_sample(spec, unit, on_error, empty_turns)
-        for line in smp.notices:
-            log(f"note: {smp.label}: {line}")
-        log(f"read {smp.label}: {len(smp)} {unit} units, {len(smp.turns)} user turns")
-        samples.append(smp)
-    loaded = time.perf_counter() - started
-    embedder = Embedder(model, cache=not no_cache, cache_path=cache_dir) if any(
-        m != "style" for m in config.metrics) else None
-    analyzer = StyleAnalyzer(cache=not no_cache, cache_path=cache_dir) if "style" in config.metrics else None
-    comparison = Comparison(samples[0], config, embedder, analyzer, log=log)
-    roles = ["synthetic"] * len(synthetic) + ["cross-real"] * len(also_real)
-    results = comparison.run(samples[1:], roles)
-    extraction_info = None
-    if extraction:
-        extraction_info = _extraction(results, samples, roles, extraction, extraction_users, persona_files,
-                                      gold_categories, extractor_opts, seed, bootstrap, model, no_cache, cache_dir,
-                                      skip_bad, empty_turns, comparison, log, outdir)
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    with AtomicWriter(out / "results.json") as fh:
-        fh.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    timings = {"read": loaded, **comparison.timings, "total": time.perf_counter() - started}
-    counts = {"metrics": len(results["metrics"])}
-    if embedder is not None:
-        counts["embedding_cache"] = vars(embedder.stats)
-    if analyzer is not None:
-        counts["style_cache"] = analyzer.stats
-    if extraction_info:
-        counts["extraction"] = extraction_info.pop("counts", {})
-        results["models"]["extraction"] = extraction_info
-    write_manifest(out / "manifest.json", command="compare", config=results["config"],
-                   inputs=_input_files(s.source for s in samples), counts=counts,
-                   timings={k: round(v, 3) for k, v in timings.items()},
-                   extra={"models": results["models"], "results": "results.json"})
+    config = _compare_config(dict(
+        metrics=metrics, unit=unit, pooling=pooling, sample=sample, match=not no_match, seed=seed,
+        bootstrap=bootstrap, model=model, mauve_seeds=mauve_seeds, permutations=permutations,
+        c2st_refits=c2st_refits, c2st_splits=c2st_splits, c2st_partitions=c2st_partitions,
+        sensitivity=not no_sensitivity, no_cache=no_cache, cache_dir=cache_dir, skip_bad=skip_bad,
+        empty_turns=empty_turns, extraction=extraction, extraction_users=extraction_users,
+        gold_categories=gold_categories, extractor=extractor_settings(extractor_opts)))
+    done = run_compare(config, real, synthetic, outdir, also_real=also_real, personas=persona_files, log=_log)
     if not quiet:
-        print_results(results)
-    log(f"wrote {out / 'results.json'} ({len(results['metrics'])} metrics) in {timings['total']:.1f} s")
+        print_results(done.results)
+    _log(f"wrote {done.results_path} ({len(done.results['metrics'])} metrics) in {done.seconds:.1f} s")
 
 
-def _extraction(results, samples, roles, extractor, users, persona_files, gold_categories, options, seed, bootstrap,
-                model, no_cache, cache_dir, skip_bad, empty_turns, comparison, log, outdir) -> dict:
-    """Extraction difficulty and overgeneralization for every corpus; adds to `results` in place."""
-    from ..corpora import load
-    from ..extractors.cli import build_extractor
-    from ..personas.reference import read_personas
-    from ..embedding import Embedder
-    from .base import adjust_verdicts
-    from .extraction import ExtractionComparison, ExtractionConfig
-
-    started = time.perf_counter()
-    embedder = Embedder(model, cache=not no_cache, cache_path=cache_dir)
-    personas = {p.id: p for f in persona_files for p in read_personas(f)}
-    run, info, close = build_extractor(extractor, options, seed=seed, no_cache=no_cache, cache_dir=cache_dir,
-                                       embed=embedder.embed, log=log,
-                                       failures_file=Path(outdir) / "extraction.failures.jsonl")
-    cats = [c.strip() for c in gold_categories.split(",") if c.strip()] if gold_categories else None
-    config = ExtractionConfig(extractor=extractor, sample_users=users, bootstrap=bootstrap, seed=seed,
-                              gold_categories=cats)
-    histories = []
-    for smp in samples:
-        corpus = load(smp.source, on_error="skip" if skip_bad else "fail", unit="user", empty_turns=empty_turns)
-        histories.append((smp.label, list(corpus.users())))
-    try:
-        per_synthetic, section = ExtractionComparison(run, embedder.embed, config, personas, log=log).run(
-            histories[0], histories[1:])
-    finally:
-        close()
-    for smp, role in zip(samples[1:], roles):
-        for r in per_synthetic[smp.label]:
-            item = r.to_json(smp.label)
-            item["role"] = role
-            results["metrics"].append(item)
-    results["verdicts"] = adjust_verdicts(results["metrics"])  # again: the family now holds extraction too
-    results["extraction"] = section
-    comparison.timings["extraction"] = time.perf_counter() - started
-    out = {k: v for k, v in info.items() if k in ("extractor", "identity", "engine", "config")}
-    out["counts"] = {"embedding_cache": vars(embedder.stats)}
-    for key in ("cache", "engine_stats", "stats"):
-        if key in info:
-            out["counts"][key] = info[key]() if callable(info[key]) else info[key]
-    return out
+def _log(message: str) -> None:
+    click.echo(f"synthgap: {message}", err=True)
 
 
-def _input_files(sources) -> list[Path]:
-    files = []
-    for src in sources:
-        p = Path(src)
-        if p.is_dir():
-            files.extend(sorted(f for f in p.rglob("*") if f.is_file()))
-        elif p.is_file():
-            files.append(p)
-    return files
+def _compare_config(fields: dict):
+    """The job's config, after the comparison's own checks (unknown metric, too small --sample or --bootstrap),
+    so that the command's messages stay what they were."""
+    from .jobs import CompareJobConfig
 
-
-def _raters(files, group, fmt, join, item, rater_column, label, skip_bad, prompt="prompt_index"):
-    from .labels import read_long, read_relevance
-
-    out = []
-    for path in files:
-        if fmt == "relevance" or (fmt == "auto" and str(path).endswith((".jsonl", ".json")) and _is_relevance(path)):
-            out.append((read_relevance(path, tuple(join), skip_bad, prompt or None), group))
-        else:
-            out += [(r, group) for r in read_long(path, item, rater_column, label, skip_bad)]
-    return out
-
-
-def _is_relevance(path) -> bool:
-    """A JSONL file whose first record has a relevance_judgments or items list."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    first = json.loads(line)
-                    return isinstance(first, dict) and ("relevance_judgments" in first or "items" in first)
-    except (OSError, ValueError):
-        return False
-    return False
+    CompareJobConfig.model_construct(**fields).estimators().validate()
+    return CompareJobConfig(**fields)
 
 
 @click.command()
@@ -236,44 +126,11 @@ def _is_relevance(path) -> bool:
 def agreement(humans, models, fmt, join, prompt, item, rater_column, label, positive, bootstrap, seed, skip_bad,
               as_json, output):
     """Agreement between human and model raters: kappas, alpha, selection rates, group means."""
-    import numpy as np
+    from .jobs import AgreementJobConfig, agreement as measure
 
-    from ..errors import SynthgapError
-    from ..outputs import write_manifest
-    from .agreement import agreement as measure
-    from .labels import _label, label_table
-
-    started = time.perf_counter()
-    if len(humans) + len(models) < 2:
-        raise SynthgapError("agreement needs at least two label files (--human FILE ..., --model FILE ...)")
-    join_fields = [f.strip() for f in join.split(",") if f.strip()]
-    loaded = _raters(humans, "human", fmt, join_fields, item, rater_column, label, skip_bad, prompt) + \
-        _raters(models, "model", fmt, join_fields, item, rater_column, label, skip_bad, prompt)
-    names = [r.rater for r, _ in loaded]
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
-        raise SynthgapError(f"two label files give the rater name {dup!r} (the name is the file's stem)")
-    raters = [r for r, _ in loaded]
-    table, keys, code = label_table(raters)
-    if not keys:
-        raise SynthgapError("no item is labeled by two raters: check --join (or --item) and the files")
-    selected = _label(positive)
-    if selected not in code:
-        raise SynthgapError(f"--positive {positive!r} is not among the labels ({', '.join(map(str, code))})")
-    clusters = np.array([str(k[0]) for k in keys]) if "user_id" in join_fields[:1] else None
-    report = measure(table, names, {r.rater: g for r, g in loaded}, positive=code[selected], clusters=clusters,
-                     bootstrap=bootstrap, seed=seed)
-    report.counts = {r.rater: {"labels": len(r.labels), **dict(r.counts)} for r in raters}
-    data = report.to_json()
-    if output:
-        out = Path(output)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "agreement.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        write_manifest(out / "manifest.json", command="agreement",
-                       config={"join": join_fields, "prompt": prompt, "format": fmt, "positive": positive,
-                               "bootstrap": bootstrap, "seed": seed}, inputs=[*humans, *models],
-                       counts={"items": report.n_items, "raters": report.counts},
-                       timings={"seconds": round(time.perf_counter() - started, 3)})
+    config = AgreementJobConfig(format=fmt, join=join, prompt=prompt, item=item, rater=rater_column, label=label,
+                                positive=positive, bootstrap=bootstrap, seed=seed, skip_bad=skip_bad)
+    data = measure(config, humans, models, output, log=_log).data
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
         return
@@ -306,85 +163,15 @@ def verify(attributes, source, label_file, item, label, unsure, folds, seed, ski
     regression on statement embeddings plus those features is cross-validated by user and its
     "bad" calls are scored against the humans (precision, recall, F1, Cohen's kappa).
     """
-    from collections import Counter
+    from .jobs import VerifyJobConfig, verify as run_verify
 
-    from ..corpora import load
-    from ..errors import SynthgapError
-    from ..extractors.rules import RulesExtractor, findings_by_turn
-    from ..outputs import write_manifest
-    from ..records import RecordError, UserHistory, read_jsonl
-    from ..embedding import Embedder
-    from .labels import read_long
-    from .overgeneralization import assess_histories, verify as fit
-
-    started = time.perf_counter()
-    try:
-        users = {h.user_id: h for h in read_jsonl(attributes, UserHistory)}
-    except RecordError as exc:
-        raise SynthgapError(str(exc)) from None
-    corpus = load(source, on_error="skip" if skip_bad else "fail", unit="user")
-    histories = [h for h in corpus.users() if h.user_id in users]
-    missing = sorted(set(users) - {h.user_id for h in histories})
-    if missing:
-        raise SynthgapError(f"{attributes}: {len(missing)} users are not in {source} (first: {missing[0]!r})")
-    attrs = [users[h.user_id].attributes for h in histories]
-    assessed = assess_histories(histories, attrs, findings_by_turn(RulesExtractor(), histories))
-    flat = [(h.user_id, a, s) for h, per_a, per_s in zip(histories, attrs, assessed) for a, s in zip(per_a, per_s)]
-    n = len(flat)
-    summary = {"attributes": n, "flagged": sum(s.flag for _, _, s in flat),
-               "rate": round(sum(s.flag for _, _, s in flat) / n, 6) if n else None,
-               "claim_scope": dict(sorted(Counter(s.scope for _, _, s in flat).items()))}
-    report = None
-    label_counts: Counter = Counter()
-    if label_file:
-        columns = [c.strip() for c in item.split(",") if c.strip()]
-        votes: dict[tuple, Counter] = {}
-        for rater in read_long(label_file, ",".join(columns), "rater", label, skip_bad):
-            for key, value in rater.labels.items():
-                votes.setdefault(tuple(str(v) for v in key), Counter())[str(value).strip().lower()] += 1
-            label_counts.update(rater.counts)
-
-        def key_of(user_id, attribute):
-            fields = {"user_id": user_id, "statement": attribute.statement, "id": attribute.id,
-                      "attribute": attribute.statement}
-            return tuple(str(fields.get(c, "")) for c in columns)
-
-        chosen, labels = [], []
-        for i, (user_id, attribute, _) in enumerate(flat):
-            vote = votes.get(key_of(user_id, attribute))
-            if vote:
-                top = vote.most_common()
-                labels.append(top[0][0] if len(top) == 1 or top[0][1] > top[1][1] else "unsure")
-                chosen.append(i)
-        label_counts["labels matched to attributes"] = len(chosen)
-        label_counts["labels without an attribute"] = len(votes) - len(chosen)
-        if not chosen:
-            raise SynthgapError(f"{label_file}: no label matches an attribute of {attributes} (joined on {item})")
-        embedder = Embedder()
-        vectors = embedder.embed([flat[i][1].statement for i in chosen])
-        report = fit(vectors, [flat[i][2] for i in chosen], labels, groups=[flat[i][0] for i in chosen],
-                     folds=folds, seed=seed, unsure=unsure).to_json()
-        report["label_counts"] = dict(label_counts)
-    data = {"overgeneralization": summary, **({"verifier": report} if report else {})}
-    if output:
-        from ..records import AtomicWriter
-
-        out = Path(output)
-        out.mkdir(parents=True, exist_ok=True)
-        with AtomicWriter(out / "assessments.jsonl") as fh:
-            for user_id, attribute, s in flat:
-                fh.write(json.dumps({"user_id": user_id, "attribute_id": attribute.id,
-                                     "statement": attribute.statement, **vars(s)}, ensure_ascii=False) + "\n")
-        (out / "verify.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        write_manifest(out / "manifest.json", command="verify",
-                       config={"item": item, "label": label, "unsure": unsure, "folds": folds, "seed": seed},
-                       inputs=[attributes, *([label_file] if label_file else [])],
-                       counts={"attributes": n, "labels": dict(label_counts)},
-                       timings={"seconds": round(time.perf_counter() - started, 3)})
+    config = VerifyJobConfig(item=item, label=label, unsure=unsure, folds=folds, seed=seed, skip_bad=skip_bad)
+    done = run_verify(config, attributes, source, label_file, output, log=_log)
     if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False))
+        click.echo(json.dumps(done.data, ensure_ascii=False))
         return
-    click.echo(f"{n} attributes: {summary['flagged']} flagged as overgeneralized ({summary['rate']}); "
+    summary, report = done.summary, done.verifier
+    click.echo(f"{done.attributes} attributes: {summary['flagged']} flagged as overgeneralized ({summary['rate']}); "
                f"claim scope {summary['claim_scope']}")
     if report:
         click.echo(f"verifier vs humans on {report['n']} attributes ({report['bad']} bad): precision "

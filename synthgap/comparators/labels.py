@@ -54,7 +54,7 @@ class LabelError(SynthgapError):
     """A label file that cannot be read: names the file and line."""
 
 
-def _label(value):
+def parse_label(value):
     """bool/number labels as they are; strings that spell yes/no as bools; other strings as categories."""
     if value is None or isinstance(value, (bool, int, float)):
         return value
@@ -142,7 +142,7 @@ def read_relevance(path: Union[str, Path], join: tuple = RELEVANCE_JOIN, skip_ba
             stated = item.get(prompt, record.get(prompt)) if by_prompt else None
             if stated is not None:
                 key.append(stated)
-            _add(rater, tuple(key), _label(item["relevant"]), number)
+            _add(rater, tuple(key), parse_label(item["relevant"]), number)
             if stated is not None:
                 rater.prompted.add(tuple(key))
     return rater
@@ -234,7 +234,7 @@ def read_long(path: Union[str, Path], item: str = "item", rater_column: str = "r
             raise LabelError(f"{path}: line {number}: no column {missing[0]!r} (columns: {', '.join(row)})")
         name = str(row.get(rater_column) or path.stem)
         target = raters.setdefault(name, RaterLabels(name, str(path)))
-        _add(target, tuple(row[c] for c in items), _label(row[label]), number)
+        _add(target, tuple(row[c] for c in items), parse_label(row[label]), number)
     for target in raters.values():
         target.counts.update(counts)
     if not raters:
@@ -265,5 +265,32 @@ def label_table(raters: list[RaterLabels], min_raters: int = 2):
     return table, keys, code
 
 
-__all__ = ["LabelError", "PROMPT_FIELD", "RELEVANCE_JOIN", "RaterLabels", "join_prompts", "label_table",
-           "read_long", "read_relevance"]
+def read_raters(files, group: str, fmt: str = "auto", join: tuple = RELEVANCE_JOIN, item: str = "item",
+                rater_column: str = "rater", label: str = "label", skip_bad: bool = False,
+                prompt: Optional[str] = PROMPT_FIELD) -> list[tuple[RaterLabels, str]]:
+    """(rater, group) for every rater of `files`: relevance files (`fmt` "relevance", or "auto" and the file
+    looks like one) give one rater each, long-format files one per rater column value."""
+    out = []
+    for path in files:
+        if fmt == "relevance" or (fmt == "auto" and str(path).endswith((".jsonl", ".json")) and is_relevance_file(path)):
+            out.append((read_relevance(path, tuple(join), skip_bad, prompt or None), group))
+        else:
+            out += [(r, group) for r in read_long(path, item, rater_column, label, skip_bad)]
+    return out
+
+
+def is_relevance_file(path) -> bool:
+    """A JSONL file whose first record has a relevance_judgments or items list."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    first = json.loads(line)
+                    return isinstance(first, dict) and ("relevance_judgments" in first or "items" in first)
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+__all__ = ["LabelError", "PROMPT_FIELD", "RELEVANCE_JOIN", "RaterLabels", "is_relevance_file", "join_prompts",
+           "label_table", "parse_label", "read_long", "read_raters", "read_relevance"]

@@ -6,39 +6,7 @@ import json
 
 import click
 
-FORMAT_HELP = ("corpus format (detected when omitted): sharegpt, openai, wildchat, user-histories, relevance, convai2, "
-               "persuasionforgood, synthetic-persona-chat, prefeval, native")
-
-
-def read_options(func):
-    """Options shared by every command that reads a corpus."""
-    options = [
-        click.option("--format", "fmt", metavar="FORMAT", help=FORMAT_HELP),
-        click.option("--skip-bad", is_flag=True, help="skip bad records (counted by reason) instead of failing"),
-        click.option("--empty-turns", type=click.Choice(["error", "drop", "keep"]),
-                     help="what to do with turns without text (default: the format's own rule)"),
-        click.option("--user-speaker", metavar="SPEAKER",
-                     help="human-human corpora: who plays the user (persuasionforgood: persuadee|persuader|both; "
-                          "synthetic-persona-chat: user1|user2|both; convai2: human|participant1|participant2)"),
-        click.option("--synthetic/--real", "synthetic", default=None,
-                     help="mark every record synthetic or real (default: what the format says)"),
-        click.option("--label", metavar="NAME", help="source label for every record (default: the format's)"),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def open_corpus(source, fmt, skip_bad, empty_turns, user_speaker, synthetic, label, unit="conversation", progress=None):
-    from . import load
-
-    return load(source, fmt, "skip" if skip_bad else "fail", unit=unit, empty_turns=empty_turns,
-                user_speaker=user_speaker, synthetic=synthetic, label=label, progress=progress)
-
-
-def echo_notices(summary) -> None:
-    for line in summary.notices():
-        click.echo(f"synthgap: note: {line}", err=True)
+from .options import echo_notices, open_corpus, read_options
 
 
 @click.group()

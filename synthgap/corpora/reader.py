@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Callable, Iterator, Literal, Optional, Union
 
+from ..outputs import JobConfig
 from ..records import Attribute, Conversation, UserHistory
 from .base import Context, ReadOptions
 from .builtin import resolve
@@ -137,4 +138,27 @@ def load(source: Union[str, Path], format: Optional[str] = None, on_error: str =
     return Corpus(files, options, unit, progress)
 
 
-__all__ = ["Corpus", "load", "merge_into"]
+class ReadSettings(JobConfig):
+    """How a job reads a corpus (the `--format/--skip-bad/...` options of every command that reads one)."""
+
+    format: Optional[str] = None
+    skip_bad: bool = False
+    empty_turns: Optional[Literal["error", "drop", "keep"]] = None
+    user_speaker: Optional[str] = None
+    synthetic: Optional[bool] = None
+    label: Optional[str] = None
+
+    def open(self, source: Union[str, Path], unit: str = "conversation", progress: Progress = None) -> Corpus:
+        """The corpus at `source` read with these settings."""
+        return load(source, self.format, "skip" if self.skip_bad else "fail", unit=unit,
+                    empty_turns=self.empty_turns, user_speaker=self.user_speaker, synthetic=self.synthetic,
+                    label=self.label, progress=progress)
+
+
+def report_notices(summary: LoadSummary, log: Callable[[str], None]) -> None:
+    """Each notice of a read (warnings, drops, skips) as one `synthgap: note: ...` line to `log`."""
+    for line in summary.notices():
+        log(f"synthgap: note: {line}")
+
+
+__all__ = ["Corpus", "ReadSettings", "load", "merge_into", "report_notices"]

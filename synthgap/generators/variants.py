@@ -298,11 +298,7 @@ _ALLOWED = {
 def apply_variant(conversations: Iterable[Conversation], name: str, params: dict, taxonomy: Taxonomy,
                   seed: int = 0, stats: Optional[dict] = None) -> Iterator[Conversation]:
     """Apply one variant to a stream of conversations (history/shuffle group them by user)."""
-    unknown = set(params) - _ALLOWED[name]
-    if unknown:
-        raise SynthgapError(f"variant {name}: unknown parameter {sorted(unknown)[0]!r} "
-                            f"(known: {', '.join(sorted(_ALLOWED[name]))})")
-    _check_params(name, params)
+    check_variant(name, params)
     stats = stats if stats is not None else {}
     if name in ("history", "shuffle"):
         yield from _per_user(conversations, name, params, seed, stats)
@@ -327,7 +323,12 @@ def apply_variant(conversations: Iterable[Conversation], name: str, params: dict
         yield out
 
 
-def _check_params(name: str, params: dict) -> None:
+def check_variant(name: str, params: dict) -> None:
+    """Refuse an unknown parameter or a bad value of one variant (before anything is read)."""
+    unknown = set(params) - _ALLOWED[name]
+    if unknown:
+        raise SynthgapError(f"variant {name}: unknown parameter {sorted(unknown)[0]!r} "
+                            f"(known: {', '.join(sorted(_ALLOWED[name]))})")
     for key in ("p", "typo_rate", "lowercase", "no_punct", "filler"):
         if key in params and not (isinstance(params[key], (int, float)) and 0 <= params[key] <= 1):
             raise SynthgapError(f"variant {name}: {key} must be a number in [0, 1], got {params[key]!r}")

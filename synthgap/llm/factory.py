@@ -11,7 +11,7 @@ from ..errors import SynthgapError
 if TYPE_CHECKING:  # the CLI imports this module for its options: nothing heavy at import time
     from .backend import Backend
 
-KINDS = ("llamacpp", "openai", "vllm")
+from .kinds import KINDS
 
 
 class BackendSpec(BaseModel):

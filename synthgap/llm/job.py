@@ -1,5 +1,7 @@
-"""The plumbing every LLM command shares: the engine behind the request cache, the failures file,
-and resuming a JSONL output (ids already written or already failed are not redone)."""
+"""The one skeleton of every LLM job (`personas enrich`, `generate llm`): the engine behind the request
+cache, the failures file, resuming a JSONL output (ids already written or already failed are not
+redone), the run manifest and the closing message. A job supplies only its own parts (`LLMTask`)
+to `run_llm_job`."""
 
 from __future__ import annotations
 
@@ -7,13 +9,39 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterable, Optional
+
+from pydantic import Field
 
 from ..errors import SynthgapError
+from ..outputs import JobConfig, JobResult, Log, quiet
 from .backend import Backend, Cached
 from .cache import RequestCache
 from .factory import BackendSpec, make_backend
+from .prompts import PromptLibrary
 from .structured_run import FailureLog, failures_path
+
+
+class LLMJobSettings(JobConfig):
+    """What every LLM job shares (the --prompts/--batch/--max-failure-rate/--no-cache/--cache-dir
+    options); the config of each LLM job extends it."""
+
+    prompts: list[str] = Field([], description="directories whose *.j2 replace the built-in prompts")
+    batch: int = Field(8, ge=1, description="items sent to the engine together (and written together)")
+    max_failure_rate: float = Field(0.2, ge=0, le=1, description="stop when more than this share has failed")
+    no_cache: bool = False
+    cache_dir: Optional[str] = None
+
+
+class LLMJobResult(JobResult):
+    """What an LLM job wrote: the records, the failures, the cache's hits and misses."""
+
+    output: Path
+    written: int = 0
+    failed: int = 0
+    failures_file: Optional[Path] = None
+    cache: dict = {}
+    skipped_complete: bool = False  # the output was already complete with this configuration: nothing done
 
 
 @dataclass
@@ -98,8 +126,6 @@ def failure_log(output: Path, max_failure_rate: float, fresh: bool) -> tuple[Fai
     return FailureLog(path, max_failure_rate=max_failure_rate, failed=len(before)), before
 
 
-
-
 def finished(output: Path, identity: dict) -> bool:
     """True when OUT.jsonl is complete and its manifest says it was made with this configuration."""
     from ..outputs import fingerprint, manifest_path
@@ -160,5 +186,84 @@ def write_run_manifest(output: Path, command: str, identity: dict, *, inputs: li
                           "failures_file": str(log.path) if log.failed else None})
 
 
-__all__ = ["Engines", "check_resume", "failure_log", "finished", "open_engines", "previous_failures", "resumable_run",
-           "write_run_manifest"]
+def engine_identity(spec: BackendSpec, engine: Cached) -> dict:
+    """What identifies an engine's answers in a fingerprint: the spec's deciding parts and the model file."""
+    return {**spec.describe(), "identity": engine.backend.model_identity}
+
+
+# The job's batches: (id, record or None when it failed) lists, and the job's statistics dict.
+Work = tuple[Iterable[list], dict]
+
+
+@dataclass
+class LLMTask:
+    """The parts of one LLM job that `run_llm_job` does not know.
+
+    identity(engines, prompts): everything that decides the records (its fingerprint decides resuming);
+    work(engines, prompts, failures, skip): the batches to write, leaving out the ids in `skip`, and
+    the statistics the job keeps while producing them (filled in as the batches are consumed).
+    """
+
+    command: str  # the manifest's command, e.g. "personas enrich"
+    unit: str  # what the records are, for counts and progress: "personas", "conversations"
+    noun: str  # what the closing message calls them: "enriched personas"
+    inputs: list  # files hashed into the manifest
+    total: Optional[int]  # records the whole run makes (progress)
+    engine: BackendSpec
+    identity: Callable[[Engines, PromptLibrary], dict]
+    work: Callable[[Engines, PromptLibrary, FailureLog, set], Work]
+    second: Optional[BackendSpec] = None  # a second engine (None: the first one does everything)
+
+
+def run_llm_job(settings: LLMJobSettings, output, task: LLMTask, *, resume: bool = False, force: bool = False,
+                log: Log = quiet) -> LLMJobResult:
+    """Run an LLM job end to end: refuse an unfinished run unless resumed or forced, load the engines,
+    stop at once when the output is complete with this configuration, write the records resumably,
+    then the run manifest and the closing message."""
+    started = time.perf_counter()
+    output = Path(output)
+    check_resume(output, resume, force)
+    prompts = PromptLibrary(settings.prompts)
+    engines = open_engines(task.engine, task.second, no_cache=settings.no_cache, cache_dir=settings.cache_dir)
+    stats: dict = {}
+    try:
+        identity = task.identity(engines, prompts)
+        if resume and finished(output, identity):
+            log(f"{output} is complete (same configuration): nothing to do")
+            return _complete_result(output, task.unit, engines, time.perf_counter() - started)
+
+        def batches(skip: set, failures: FailureLog):
+            stream, stats["this_run"] = task.work(engines, prompts, failures, skip)
+            yield from stream
+
+        written, failures = resumable_run(output, identity, batches, total=task.total, force=force,
+                                          max_failure_rate=settings.max_failure_rate, key="id", unit=task.unit,
+                                          echo=log)
+    finally:
+        engines.close()
+    seconds = time.perf_counter() - started
+    write_run_manifest(output, task.command, identity, inputs=task.inputs, written=written, unit=task.unit,
+                       log=failures, stats=stats["this_run"], engines=engines, seconds=seconds)
+    note = f"; {failures.failed} failed (see {failures.path})" if failures.failed else ""
+    log(f"wrote {written} {task.noun} to {output}{note}; cache {engines.cache_stats()}")
+    return LLMJobResult(outputs=[output], counts={task.unit: written, "failed": failures.failed},
+                        seconds=round(seconds, 3), output=output, written=written, failed=failures.failed,
+                        failures_file=failures.path if failures.failed else None, cache=engines.cache_stats())
+
+
+def _complete_result(output: Path, unit: str, engines: Engines, seconds: float) -> LLMJobResult:
+    """The result of a run that found its output complete: the counts its manifest recorded."""
+    from ..outputs import manifest_path
+
+    manifest = json.loads(manifest_path(output).read_text(encoding="utf-8"))
+    counts = manifest.get("counts", {})
+    written, failed = counts.get(unit, 0), counts.get("failed", 0)
+    failures = manifest.get("failures_file")
+    return LLMJobResult(outputs=[output], counts={unit: written, "failed": failed}, seconds=round(seconds, 3),
+                        output=output, written=written, failed=failed,
+                        failures_file=Path(failures) if failures else None, cache=engines.cache_stats(),
+                        skipped_complete=True)
+
+
+__all__ = ["Engines", "LLMJobResult", "LLMJobSettings", "LLMTask", "check_resume", "engine_identity", "failure_log",
+           "finished", "open_engines", "previous_failures", "resumable_run", "run_llm_job", "write_run_manifest"]

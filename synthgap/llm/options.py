@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .factory import KINDS
+from .kinds import KINDS
 
 
 def _engine_args(ctx, param, values):
@@ -79,4 +79,10 @@ def llm_run_options(func):
     return func
 
 
-__all__ = ["backend_options", "llm_run_options"]
+def llm_settings(prompt_dirs, batch, max_failure_rate, no_cache, cache_dir) -> dict:
+    """The values of `llm_run_options` (less --resume/--force) as `LLMJobSettings` fields."""
+    return {"prompts": list(prompt_dirs), "batch": batch, "max_failure_rate": max_failure_rate,
+            "no_cache": no_cache, "cache_dir": cache_dir}
+
+
+__all__ = ["backend_options", "llm_run_options", "llm_settings"]

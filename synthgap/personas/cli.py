@@ -1,13 +1,13 @@
-"""`synthgap personas ...`: sample personas, audit them against a population, show the taxonomy."""
+"""`synthgap personas ...`: sample, enrich (thin commands over synthgap.personas.jobs), audit, show the taxonomy."""
 
 from __future__ import annotations
 
 import json
-import time
 
 import click
 
-from ..llm.options import backend_options, llm_run_options
+from ..llm.options import backend_options, llm_run_options, llm_settings
+from .options import skip_bad_option, taxonomy_option
 
 
 def _csv(ctx, param, value):
@@ -17,37 +17,12 @@ def _csv(ctx, param, value):
     return items or None
 
 
-def taxonomy_option(func):
-    return click.option("--taxonomy", "taxonomy_files", multiple=True, type=click.Path(dir_okay=False),
-                        help="taxonomy YAML merged over the built-in one (repeatable; docs/personas.md)")(func)
+def _log(message: str) -> None:
+    """Where the jobs' messages go: stderr."""
+    click.echo(message, err=True)
 
 
-def read_persona_file(path, skip_bad: bool):
-    """Personas of a file; with skip_bad, bad lines are skipped and reported as one note."""
-    return list(stream_persona_file(path, skip_bad))
-
-
-def stream_persona_file(path, skip_bad: bool):
-    """Stream personas (memory stays flat for any file size); skipped lines are reported at the end."""
-    from collections import Counter
-
-    from .reference import iter_personas
-
-    skipped = Counter() if skip_bad else None
-    yield from iter_personas(path, skipped)
-    if skipped:
-        first = next(k for k in skipped if k.startswith("first: "))[len("first: "):]
-        counts = ", ".join(f"{k}: {v}" for k, v in skipped.items() if not k.startswith("first: "))
-        click.echo(f"synthgap: note: skipped {sum(skipped.values())} bad lines of {path} ({counts}); first: {first}",
-                   err=True)
-
-
-def skip_bad_option(func):
-    return click.option("--skip-bad", is_flag=True,
-                        help="skip bad lines of the persona file (counted and reported) instead of failing")(func)
-
-
-def load_taxonomy_files(files):
+def _taxonomy(files):
     from .taxonomy import load_taxonomy
 
     return load_taxonomy(list(files) or None)
@@ -78,111 +53,13 @@ def personas() -> None:
 def sample(count, seed, locales, taxonomy_files, config_file, n_attributes, include, exclude, fit_to, mapping,
            fit_joint, save_config, restart, output):
     """Sample N personas (deterministic in --seed; resumes an interrupted run)."""
-    from ..errors import SynthgapError
-    from ..outputs import ResumableJsonl, fingerprint, manifest_path, write_manifest
-    from ..progress import count_progress
-    from ..records import dumps
-    from .sampler import PersonaSampler, SamplerConfig
+    from .jobs import SampleJobConfig, sample_personas
 
-    started = time.perf_counter()
-    taxonomy = load_taxonomy_files(taxonomy_files)
-    config = _read_config(config_file) if config_file else SamplerConfig()
-    if locales:
-        config.locales = {loc: 1.0 for loc in locales}
-    if n_attributes:
-        try:
-            config.n_attributes = SamplerConfig(n_attributes=n_attributes).n_attributes
-        except ValueError:
-            raise SynthgapError(f"--attributes {n_attributes!r}: expected K or MIN-MAX, e.g. 8 or 5-10") from None
-    if include:
-        config.include = include
-    if exclude:
-        config.exclude = exclude
-    fit_log = None
-    if fit_to:
-        from .fit import fit_config
-        from .reference import load_reference
-
-        from .reference import identity_mapping
-
-        reference, chosen = load_reference(fit_to, taxonomy, mapping=mapping)
-        chosen = chosen or identity_mapping(taxonomy, reference)  # a persona file on the same taxonomy
-        joints = tuple(_pair(j) for j in fit_joint)
-        config, fit_log = fit_config(taxonomy, reference, chosen, config, joints=joints, seed=seed)
-        click.echo(f"fitted to {fit_to} ({len(reference)} people, mapping {chosen.name}); "
-                   f"raking tv to target per round: "
-                   + ", ".join(f"{_mean(r['tv_to_target']):.3f}" for r in fit_log), err=True)
-    elif fit_joint:
-        raise SynthgapError("--fit-joint needs --fit-to REF")
-    sampler = PersonaSampler(taxonomy, config)
-    settings = {"seed": seed, "sampler": config.model_dump(mode="json"), "taxonomy": taxonomy.sources,
-                "taxonomy_fingerprint": fingerprint(_taxonomy_identity(taxonomy_files))}
-    if save_config:
-        _write_config(save_config, config)
-    with ResumableJsonl(output, fingerprint(settings), restart=restart) as out:
-        if out.done:
-            click.echo(f"resuming: {out.done} personas already written", err=True)
-        with count_progress(count, "personas", out.done) as advance:
-            for persona in sampler.sample(count, seed, start=min(out.done, count)):
-                out.write(dumps(persona))
-                advance(1)
-        total = out.complete()
-    counts = {"personas": total, "dead_ends": dict(sampler.dead_ends)}
-    write_manifest(manifest_path(output), command="personas sample", config={**settings, "n": count},
-                   inputs=[*taxonomy_files, *([config_file] if config_file else [])], counts=counts,
-                   timings={"seconds": round(time.perf_counter() - started, 3)},
-                   extra={"resume_fingerprint": fingerprint(settings),
-                          **({"fit": {"reference": fit_to, "log": fit_log}} if fit_to else {})})
-    click.echo(f"wrote {total} personas to {output}", err=True)
-
-
-def _taxonomy_identity(files) -> list:
-    from pathlib import Path
-
-    from ..outputs import file_sha256
-    from .taxonomy import builtin_path
-
-    return [file_sha256(builtin_path())] + [file_sha256(f) for f in files if Path(f).is_file()]
-
-
-def _mean(values: dict) -> float:
-    return sum(values.values()) / len(values) if values else 0.0
-
-
-def _pair(text: str) -> tuple[str, str]:
-    from ..errors import SynthgapError
-
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if len(parts) != 2:
-        raise SynthgapError(f"--fit-joint {text!r}: expected two attributes, e.g. education,income")
-    return parts[0], parts[1]
-
-
-def _read_config(path):
-    import yaml
-    from pydantic import ValidationError
-
-    from ..errors import SynthgapError
-    from .sampler import SamplerConfig
-
-    try:
-        data = yaml.safe_load(open(path, encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise SynthgapError(f"{path}: cannot read sampler config: {str(exc).splitlines()[0]}") from None
-    try:
-        return SamplerConfig.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise SynthgapError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg'].lower()}") from None
-
-
-def _write_config(path, config) -> None:
-    import yaml
-
-    from ..records import AtomicWriter
-
-    with AtomicWriter(path) as out:
-        out.write(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
+    config = SampleJobConfig(n=count, seed=seed, locales=list(locales), taxonomy=list(taxonomy_files),
+                             sampler_config=config_file, attributes=n_attributes, include=include or [],
+                             exclude=exclude or [], fit_to=fit_to, mapping=mapping, fit_joint=list(fit_joint),
+                             save_config=save_config)
+    sample_personas(config, output, restart=restart, log=_log)
 
 
 @personas.command()
@@ -202,11 +79,11 @@ def audit(personas_file, reference, mapping, taxonomy_files, seed, bootstrap, ne
     """Compare PERSONAS with a reference population: marginals, pairs, duplicates, rule violations."""
     from ..records import AtomicWriter
     from .audit import audit as run_audit
-    from .reference import load_reference
+    from .reference import load_reference, read_persona_file
     from .render import print_audit
 
-    taxonomy = load_taxonomy_files(taxonomy_files)
-    people = read_persona_file(personas_file, skip_bad)
+    taxonomy = _taxonomy(taxonomy_files)
+    people = read_persona_file(personas_file, skip_bad, on_skip=_log)
     population, chosen = load_reference(reference, taxonomy, mapping=mapping, skip_bad=skip_bad)
     report = run_audit(people, population, taxonomy, chosen, seed=seed, bootstrap=bootstrap, near_diff=near_diff)
     report["personas"]["file"] = personas_file
@@ -221,7 +98,7 @@ def audit(personas_file, reference, mapping, taxonomy_files, seed, bootstrap, ne
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def taxonomy(taxonomy_files, as_json):
     """Show the attribute taxonomy: categories, stability, sensitivity, values and cues."""
-    tax = load_taxonomy_files(taxonomy_files)
+    tax = _taxonomy(taxonomy_files)
     rows = []
     for attr in tax:
         values = set(attr.values).union(*[set(t) for t in attr.by_locale.values()])
@@ -259,54 +136,11 @@ def taxonomy(taxonomy_files, as_json):
 def enrich(personas_file, sentences, preferences, min_facts, max_tokens, temperature, retries, taxonomy_files, seed,
            prompt_dirs, batch, max_failure_rate, no_cache, cache_dir, resume, force, skip_bad, output, **engine):
     """An LLM writes each persona a description and extra preferences, checked against the persona."""
-    from pathlib import Path
-
     from ..llm.factory import spec_from_options
-    from ..llm.prompts import PromptLibrary
-    from ..llm.job import check_resume, finished, open_engines, resumable_run, write_run_manifest
-    from ..outputs import file_sha256
-    from .enrich import EnrichConfig, PersonaEnricher
+    from .jobs import EnrichJobConfig, enrich_personas
 
-    started = time.perf_counter()
-    output = Path(output)
-    spec = spec_from_options(engine)
-    config = EnrichConfig(sentences=sentences, preferences=preferences, min_facts=min_facts, max_tokens=max_tokens,
-                          temperature=temperature, retries=retries, seed=seed)
-    check_resume(output, resume, force)
-    taxonomy = load_taxonomy_files(taxonomy_files)
-    prompts = PromptLibrary(prompt_dirs)
-    engines = open_engines(spec, no_cache=no_cache, cache_dir=cache_dir)
-    try:
-        identity = {"config": config.model_dump(mode="json"), "personas": file_sha256(personas_file),
-                    "model": {**spec.describe(), "identity": engines.main.backend.model_identity},
-                    "prompts": prompts.identity(["enrich_persona"]), "taxonomy": _taxonomy_identity(taxonomy_files)}
-        if resume and finished(output, identity):
-            click.echo(f"{output} is complete (same configuration): nothing to do", err=True)
-            return
-        with open(personas_file, "rb") as fh:
-            total = sum(1 for line in fh if line.strip())
-        holder = {}
-
-        def batches(skip, log):
-            holder["enricher"] = enricher = PersonaEnricher(engines.main, taxonomy, config, prompts, log)
-            group = []
-            for persona in stream_persona_file(personas_file, skip_bad):
-                if persona.id in skip:
-                    continue
-                group.append(persona)
-                if len(group) >= batch:
-                    yield [(p.id, e) for p, e in zip(group, enricher.enrich(group))]
-                    group = []
-            if group:
-                yield [(p.id, e) for p, e in zip(group, enricher.enrich(group))]
-
-        written, log = resumable_run(output, identity, batches, total=total, force=force,
-                                     max_failure_rate=max_failure_rate, key="id", unit="personas",
-                                     echo=lambda m: click.echo(m, err=True))
-    finally:
-        engines.close()
-    stats = holder["enricher"].stats
-    write_run_manifest(output, "personas enrich", identity, inputs=[personas_file], written=written, unit="personas",
-                       log=log, stats=stats, engines=engines, seconds=time.perf_counter() - started)
-    note = f"; {log.failed} failed (see {log.path})" if log.failed else ""
-    click.echo(f"wrote {written} enriched personas to {output}{note}; cache {engines.cache_stats()}", err=True)
+    config = EnrichJobConfig(sentences=sentences, preferences=preferences, min_facts=min_facts, max_tokens=max_tokens,
+                             temperature=temperature, retries=retries, taxonomy=list(taxonomy_files), seed=seed,
+                             skip_bad=skip_bad, engine=spec_from_options(engine),
+                             **llm_settings(prompt_dirs, batch, max_failure_rate, no_cache, cache_dir))
+    enrich_personas(config, personas_file, output, resume=resume, force=force, log=_log)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterable, Iterator, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -191,6 +191,19 @@ class PersonaEnricher:
             out.append(self._apply(persona, value))
             self.stats["enriched"] += 1
         return out
+
+    def batches(self, personas: Iterable[Persona], skip: set, size: int) -> Iterator[list[tuple]]:
+        """(persona id, enriched persona or None) lists of up to `size`; ids in `skip` are left out."""
+        group: list[Persona] = []
+        for persona in personas:
+            if persona.id in skip:
+                continue
+            group.append(persona)
+            if len(group) >= size:
+                yield [(p.id, e) for p, e in zip(group, self.enrich(group))]
+                group = []
+        if group:
+            yield [(p.id, e) for p, e in zip(group, self.enrich(group))]
 
     def _apply(self, persona: Persona, value: dict) -> Persona:
         taken = {a.id for a in persona.attributes}

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
@@ -318,3 +318,29 @@ def iter_personas(path: Union[str, Path], skipped: Optional[Counter] = None) -> 
 def read_personas(path: Union[str, Path], skipped: Optional[Counter] = None) -> list[Persona]:
     """All personas of a JSONL file (see iter_personas)."""
     return list(iter_personas(path, skipped))
+
+
+def stream_persona_file(path: Union[str, Path], skip_bad: bool = False,
+                        on_skip: Optional[Callable[[str], None]] = None) -> Iterator[Persona]:
+    """Stream personas (memory stays flat for any file size). With skip_bad, bad lines are skipped, and
+    when the file is done `on_skip` gets one `synthgap: note: skipped N bad lines ...` line about them."""
+    skipped = Counter() if skip_bad else None
+    yield from iter_personas(path, skipped)
+    if skipped and on_skip is not None:
+        first = next(k for k in skipped if k.startswith("first: "))[len("first: "):]
+        counts = ", ".join(f"{k}: {v}" for k, v in skipped.items() if not k.startswith("first: "))
+        on_skip(f"synthgap: note: skipped {sum(skipped.values())} bad lines of {path} ({counts}); first: {first}")
+
+
+def read_persona_file(path: Union[str, Path], skip_bad: bool = False,
+                      on_skip: Optional[Callable[[str], None]] = None) -> list[Persona]:
+    """All personas of a file (see stream_persona_file)."""
+    return list(stream_persona_file(path, skip_bad, on_skip))
+
+
+def count_personas(path: Union[str, Path]) -> int:
+    """Lines of a persona file (not parsed: for progress totals before the file is streamed)."""
+    if not Path(path).is_file():
+        raise SynthgapError(f"{path}: no such persona file")
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())

@@ -12,7 +12,7 @@ import string
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Iterable, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -191,6 +191,14 @@ BUILTIN = "builtin"
 
 def builtin_path() -> Path:
     return Path(str(resources.files("synthgap.personas") / "data" / "taxonomy.yaml"))
+
+
+def taxonomy_identity(files: Iterable[Union[str, Path]] = ()) -> list[str]:
+    """What decides a loaded taxonomy, for resume fingerprints: the sha256 of the built-in taxonomy
+    file, then of each file merged over it (missing ones left out: loading them fails anyway)."""
+    from ..outputs import file_sha256
+
+    return [file_sha256(builtin_path())] + [file_sha256(f) for f in files if Path(f).is_file()]
 
 
 def _read_yaml(path: Union[str, Path]) -> dict:

@@ -26,15 +26,15 @@ def run(config_file, output, example_config):
         return
     from .config import load_config
     from .runner import run as run_pipeline
-    from .runner import summary
 
     config = load_config(config_file)
     log = lambda msg: click.echo(f"synthgap run: {msg}", err=True)  # noqa: E731
     started = time.perf_counter()
-    records = run_pipeline(config, output, log=log, config_file=config_file)
+    result = run_pipeline(config, output, log=log, config_file=config_file)
     seconds = time.perf_counter() - started
+    records = result.stages
     reused = sum(r["status"] == "reused" for r in records)
-    for label, counts in summary(output).items():
+    for label, counts in result.summary.items():
         log(f"{label}: {counts['beyond']} of {counts['tested']} tested metrics beyond real-vs-real variation "
             f"(Holm-corrected; {counts['metrics'] - counts['tested']} without a verdict)")
     log(f"done in {seconds:.1f} s ({reused} of {len(records)} stages reused): {output}/report/report.html, "

@@ -1,39 +1,22 @@
 """`synthgap run`: personas -> template and LLM conversations -> compare -> report -> dataset card.
 
-Each stage runs the synthgap command a user would type (recorded in run.json), so every step
-of a run can be repeated or varied by hand, and each keeps its own resume logic and manifest.
+Each stage calls the library job of the command a user would type (the command line is recorded
+in run.json, so every step can be repeated or varied by hand), and each job keeps its own resume
+logic and manifest.
 """
 
 from __future__ import annotations
 
 import json
-import shlex
 import time
 from pathlib import Path
-from typing import Callable, Collection, Optional
-
-import click
+from typing import Callable, Collection, Optional, Union
 
 from ..errors import SynthgapError
-from .config import RunConfig
+from ..outputs import JobResult, Log, quiet
+from .commands import command_line
+from .config import RunConfig, parse_run_config
 from .stages import RunState, Stage, path_identity, pending, run_stages
-
-
-def invoke(command: click.Command, args: list[str], name: str) -> None:
-    """Run a synthgap click command in this process; its usage errors become one-line SynthgapErrors."""
-    try:
-        command.main(args=args, prog_name="synthgap", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        if exc.exit_code:
-            raise SynthgapError(f"stage {name}: exited with code {exc.exit_code}") from None
-    except click.ClickException as exc:
-        raise SynthgapError(f"stage {name}: {exc.format_message()}") from None
-    except click.exceptions.Abort:
-        raise SynthgapError(f"stage {name}: aborted") from None
-
-
-def _command_line(words: list[str]) -> str:
-    return "synthgap " + shlex.join(words)
 
 
 class Layout:
@@ -51,92 +34,73 @@ class Layout:
         self.card = root / "README.md"
 
 
-def _flag_list(flag: str, values) -> list[str]:
-    return [w for v in values for w in (flag, str(v))]
-
-
-def plan(config: RunConfig, root: Path) -> list[Stage]:
-    """The stages of a run of `config` into folder `root`, in order."""
-    from ..comparators.cli import compare
-    from ..generators.cli import generate
-    from ..personas.cli import personas
+def plan(config: RunConfig, root: Path, log: Log = quiet) -> list[Stage]:
+    """The stages of a run of `config` into folder `root`, in order (each calls its library job)."""
+    from ..comparators.jobs import compare
+    from ..generators.jobs import generate_llm, generate_templates
+    from ..personas.jobs import sample_personas
 
     files = Layout(root)
-    seed = str(config.seed)
     stages = []
 
-    pc = config.personas
-    p_args = ["sample", "-n", str(pc.n), "--seed", seed, *_flag_list("--locale", pc.locales),
-              *_flag_list("--taxonomy", pc.taxonomy), *pc.extra_args, "-o", str(files.personas)]
+    pj = config.personas_job()
     stages.append(Stage(
-        "personas", {"config": pc.model_dump(), "seed": config.seed,
-                     "inputs": [path_identity(f) for f in pc.taxonomy]},
-        [files.personas], lambda fresh: invoke(personas, p_args + (["--restart"] if fresh else []), "personas"),
-        commands=[_command_line(["personas", *p_args])]))
+        "personas", {"config": pj.model_dump(mode="json"), "inputs": [path_identity(f) for f in pj.taxonomy]},
+        [files.personas], lambda fresh: sample_personas(pj, files.personas, restart=fresh, log=log),
+        commands=[command_line("personas sample", pj, output=files.personas)]))
 
     synthetic = []
-    tc = config.templates
-    if tc.enabled:
-        t_args = ["templates", "--personas", str(files.personas), "--per-persona", str(tc.per_persona),
-                  "--turns", str(tc.turns), "--disclosure", tc.disclosure, "--realism", tc.realism,
-                  "--seed", seed, *_flag_list("--templates", tc.templates), *_flag_list("--taxonomy", pc.taxonomy),
-                  *tc.extra_args, "-o", str(files.templates)]
+    if config.templates.enabled:
+        tj = config.templates_job()
         stages.append(Stage(
-            "templates", {"config": tc.model_dump(), "seed": config.seed,
-                          "inputs": [path_identity(f) for f in tc.templates]},
-            [files.templates], lambda fresh: invoke(generate, t_args + (["--restart"] if fresh else []), "templates"),
-            after=("personas",), commands=[_command_line(["generate", *t_args])]))
+            "templates", {"config": tj.model_dump(mode="json"), "inputs": [path_identity(f) for f in tj.templates]},
+            [files.templates],
+            lambda fresh: generate_templates(tj, files.personas, files.templates, restart=fresh, log=log),
+            after=("personas",),
+            commands=[command_line("generate templates", tj, personas=files.personas, output=files.templates)]))
         synthetic.append(("templates", files.templates))
 
-    lc = config.llm
-    if lc.enabled:
-        l_args = ["llm", "--personas", str(files.llm_personas if lc.personas else files.personas),
-                  "--per-persona", str(lc.per_persona), "--turns", str(lc.turns), "--backend", lc.backend,
-                  "--model", lc.model, *(["--base-url", lc.base_url] if lc.base_url else []),
-                  "--realism", lc.realism, "--user-max-tokens", str(lc.user_max_tokens),
-                  "--assistant-max-tokens", str(lc.assistant_max_tokens), "--temperature", str(lc.temperature),
-                  "--seed", seed, *_flag_list("--taxonomy", pc.taxonomy), *lc.extra_args, "-o", str(files.llm)]
+    if config.llm.enabled:
+        lj, subset = config.llm_job(), config.llm.personas
+        llm_personas = files.llm_personas if subset else files.personas
 
         def run_llm(fresh: bool) -> None:
-            if lc.personas:
-                _head(files.personas, files.llm_personas, lc.personas)
-            invoke(generate, l_args + (["--force"] if fresh else ["--resume"]), "llm")
+            if subset:
+                _head(files.personas, files.llm_personas, subset)
+            generate_llm(lj, llm_personas, files.llm, resume=not fresh, force=fresh, log=log)
 
-        head = [f"head -n {lc.personas} {files.personas} > {files.llm_personas}"] if lc.personas else []
-        stages.append(Stage("llm", {"config": lc.model_dump(), "seed": config.seed}, [files.llm], run_llm,
-                            after=("personas",), commands=head + [_command_line(["generate", *l_args])]))
+        head = [f"head -n {subset} {files.personas} > {files.llm_personas}"] if subset else []
+        stages.append(Stage("llm", {"config": lj.model_dump(mode="json"), "personas": subset}, [files.llm], run_llm,
+                            after=("personas",),
+                            commands=head + [command_line("generate llm", lj, personas=llm_personas,
+                                                          output=files.llm)]))
         synthetic.append(("llm", files.llm))
 
     if not synthetic:
         raise SynthgapError("nothing to compare: templates and llm are both disabled in the run config")
-    cc, real = config.compare, config.real
-    c_args = ["--real", f"{real.label}={real.source}", *[w for label, path in synthetic
-                                                         for w in ("--synthetic", f"{label}={path}")],
-              *_flag_list("--also-real", real.also_real), "--metrics", cc.metrics, "--unit", cc.unit,
-              *(["--sample", str(cc.sample)] if cc.sample else []), "--seed", seed,
-              "--bootstrap", str(cc.bootstrap), "--personas", str(files.personas)]
-    if cc.extraction != "none":
-        c_args += ["--extraction", cc.extraction, "--extraction-users", str(cc.extraction_users)]
-    c_args += [*cc.extra_args, "--quiet", "-o", str(root)]
+    cj, real = config.compare_job(), config.real
+    real_spec = f"{real.label}={real.source}"
+    synthetic_specs = [f"{label}={path}" for label, path in synthetic]
     real_inputs = [path_identity(real.source)] + [path_identity(s.partition("=")[2] or s) for s in real.also_real]
-    stages.append(Stage("compare", {"config": cc.model_dump(), "real": real.model_dump(), "seed": config.seed,
-                                    "inputs": real_inputs},
-                        [files.results, files.manifest], lambda fresh: invoke(compare, c_args, "compare"),
-                        after=tuple(name for name, _ in synthetic) + ("personas",),
-                        commands=[_command_line(["compare", *c_args])]))
+    stages.append(Stage(
+        "compare", {"config": cj.model_dump(mode="json"), "real": real.model_dump(), "inputs": real_inputs},
+        [files.results, files.manifest],
+        lambda fresh: compare(cj, real_spec, synthetic_specs, root, also_real=real.also_real,
+                              personas=[files.personas], log=log),
+        after=tuple(name for name, _ in synthetic) + ("personas",),
+        commands=[command_line("compare", cj, real=real_spec, synthetic=synthetic_specs, also_real=real.also_real,
+                               personas=[files.personas], quiet=True, output=root)]))
 
     def run_report(fresh: bool) -> None:
-        from ..reports.cli import read_results
-        from ..reports.files import write_report
+        from ..reports.jobs import ReportJobConfig, report
 
-        results, manifest = read_results(files.results)
-        write_report(results, manifest, files.report, config.report.formats)
+        report(ReportJobConfig(formats=config.report.formats), files.results, files.report, log=log)
 
     report_outputs = {"md": files.report / "report.md", "html": files.report / "report.html"}
     stages.append(Stage("report", {"formats": sorted(config.report.formats)}, [
         report_outputs[f] for f in config.report.formats if f in report_outputs], run_report, after=("compare",),
-        commands=[_command_line(["report", str(files.results), *_flag_list("--format", config.report.formats),
-                                 "-o", str(files.report)])]))
+        commands=["synthgap report " + " ".join([str(files.results), *[f"--format {f}" for f in config.report.formats],
+                                                  "-o", str(files.report)])]))
 
     def run_card(fresh: bool) -> None:
         from ..records import AtomicWriter
@@ -165,30 +129,20 @@ def _head(source: Path, target: Path, n: int) -> None:
         fh.write("".join(lines))
 
 
-def _option(words: list[str], flag: str) -> Optional[str]:
-    """The value of `flag` in extra_args words ('--flag value' or '--flag=value'), the last one winning."""
-    value = None
-    for i, word in enumerate(words):
-        if word == flag and i + 1 < len(words):
-            value = words[i + 1]
-        elif word.startswith(flag + "="):
-            value = word.split("=", 1)[1]
-    return value
-
-
 def engines(config: RunConfig, stages: Optional[Collection[str]] = None) -> list[tuple[str, Optional[str]]]:
     """(backend kind, model) of every LLM engine a run of `config` loads, in stage order, without repeats;
-    with `stages`, only the engines of those stages (the ones that will run)."""
+    with `stages`, only the engines of those stages (the ones that will run). A model of None is the
+    engine's built-in default."""
     found: list[tuple[str, Optional[str]]] = []
     lc = config.llm
     if lc.enabled and (stages is None or "llm" in stages):
-        found.append((_option(lc.extra_args, "--backend") or lc.backend, lc.model))
-        assistant = _option(lc.extra_args, "--assistant-backend")
-        if assistant:
-            found.append((assistant, _option(lc.extra_args, "--assistant-model") or lc.model))
+        found.append((lc.engine.kind, lc.engine.model))
+        if lc.assistant is not None:
+            found.append((lc.assistant.kind, lc.assistant.model))
     cc = config.compare
     if cc.extraction == "llm" and (stages is None or "compare" in stages):
-        found.append((_option(cc.extra_args, "--llm-backend") or "llamacpp", _option(cc.extra_args, "--llm-model")))
+        engine = cc.extractor.engine
+        found.append((engine.kind, engine.model) if engine is not None else ("llamacpp", None))
     return list(dict.fromkeys(found))
 
 
@@ -205,16 +159,26 @@ def preflight(config: RunConfig, stages: Optional[Collection[str]] = None,
             log(f"checked {kind}: {check.detail} ({check.seconds:.1f} s)")
 
 
-def run(config: RunConfig, root, log: Callable[[str], None] = lambda m: None,
-        config_file: Optional[str] = None) -> list[dict]:
-    """Run (or reuse) every stage of `config` into folder `root`; returns the per-stage records.
+class RunResult(JobResult):
+    """A finished run: its folder, what each stage did, and per synthetic corpus how many metrics are beyond
+    the real-vs-real yardstick."""
+    root: Path
+    stages: list[dict]
+    summary: dict
 
-    The LLM engines are checked first (`preflight`): nothing is written before they pass.
+
+def run(config: Union[RunConfig, dict, None] = None, root="runs/default", *, log: Log = quiet,
+        config_file: Optional[str] = None) -> RunResult:
+    """Run (or reuse) every stage of `config` (a RunConfig, its mapping form, or None for the built-in
+    default) into folder `root`. The whole config is checked first, then the LLM engines (`preflight`):
+    nothing is written before both pass.
     """
     from ..outputs import fingerprint, versions
 
+    if not isinstance(config, RunConfig):
+        config = parse_run_config(config)
     root = Path(root)
-    stages = plan(config, root)
+    stages = plan(config, root, log)
     state = RunState(root)  # reads run.json, if any; nothing is written before the preflight passes
     preflight(config, pending(stages, state), log)
     root.mkdir(parents=True, exist_ok=True)
@@ -222,9 +186,10 @@ def run(config: RunConfig, root, log: Callable[[str], None] = lambda m: None,
         config.model_dump(mode="json")), "config_file": config_file, "versions": versions()})
     started = time.perf_counter()
     records = run_stages(stages, state, log)
-    state.data["last_run"] = {"stages": records, "seconds": round(time.perf_counter() - started, 3)}
+    seconds = round(time.perf_counter() - started, 3)
+    state.data["last_run"] = {"stages": records, "seconds": seconds}
     state.save()
-    return records
+    return RunResult(outputs=[root], seconds=seconds, root=root, stages=records, summary=summary(root))
 
 
 def summary(root) -> dict:
@@ -239,4 +204,4 @@ def summary(root) -> dict:
     return out
 
 
-__all__ = ["Layout", "engines", "invoke", "plan", "preflight", "run", "summary"]
+__all__ = ["Layout", "RunResult", "engines", "plan", "preflight", "run", "summary"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import SynthgapError
-from ..outputs import fingerprint
+from ..outputs import code_identity, fingerprint
 
 STATE = "run.json"
 
@@ -73,10 +73,12 @@ class RunState:
 
 
 def fingerprints(stages: list[Stage]) -> dict[str, str]:
-    """Each stage's fingerprint: its settings and the fingerprints of the stages it depends on."""
+    """Each stage's fingerprint: its settings, the fingerprints of the stages it depends on, and the code
+    (so a stage finished by an earlier synthgap is made again, not reused with stale numbers)."""
+    code = code_identity()
     prints: dict[str, str] = {}
     for stage in stages:
-        prints[stage.name] = fingerprint({"stage": stage.name, "settings": stage.settings,
+        prints[stage.name] = fingerprint({"stage": stage.name, "settings": stage.settings, "code": code,
                                           "after": {name: prints[name] for name in stage.after}})
     return prints
 

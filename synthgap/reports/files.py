@@ -1,14 +1,37 @@
-"""Write a report folder from results.json data: report.md, tables/*.tex, figures/*.png|pdf, report.html.
+"""Read a comparison's results.json (and the manifest.json beside it), and write a report folder from
+its data: report.md, tables/*.tex, figures/*.png|pdf, report.html.
 
-One function so that `synthgap report` and `synthgap run` write the same files the same way.
+One function each so that `synthgap report` and `synthgap run` read and write the same files the same way.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterable, Optional
 
 FORMATS = ("md", "latex", "figures", "html")
+
+
+def read_results(path) -> tuple[dict, Optional[dict]]:
+    """results.json and the manifest.json beside it (None when absent); one-line errors for bad files."""
+    from ..errors import SynthgapError
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SynthgapError(f"{path}: not a readable results.json: {exc}") from None
+    if not isinstance(data, dict) or "metrics" not in data:
+        raise SynthgapError(f"{path}: no metrics: expected the results.json that `synthgap compare` writes")
+    manifest_path = path.with_name("manifest.json")
+    manifest = None
+    if manifest_path.exists():
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise SynthgapError(f"{manifest_path}: not valid JSON: {exc}") from None
+    return data, manifest
 
 
 def write_report(results: dict, manifest: Optional[dict], outdir, formats: Iterable[str] = FORMATS) -> list[Path]:
@@ -48,4 +71,4 @@ def write_report(results: dict, manifest: Optional[dict], outdir, formats: Itera
     return written
 
 
-__all__ = ["FORMATS", "write_report"]
+__all__ = ["FORMATS", "read_results", "write_report"]

@@ -154,7 +154,8 @@ def agreement_tables(data: dict) -> list[Table]:
 
 def provenance(manifest: dict) -> dict:
     """What the reports say of a manifest.json: the command line, when, which synthgap, the config fingerprint."""
-    return {"command": " ".join(map(str, manifest.get("argv", []))), "created": str(manifest.get("created", "?")),
+    argv = manifest.get("argv")
+    return {"command": "(Python API)" if argv is None else " ".join(map(str, argv)), "created": str(manifest.get("created", "?")),
             "synthgap": str(manifest.get("versions", {}).get("synthgap", "?")),
             "fingerprint": str(manifest.get("fingerprint", "?"))}
 

@@ -1,0 +1,253 @@
+"""The generator jobs as library functions: template conversations, LLM conversations, benchmark variants.
+
+Each job takes a typed config (every setting of its command, validated before any work starts),
+the input and output paths, and returns a typed result; its messages go to `log` (the CLI's
+stderr, nowhere by default). `synthgap generate templates|llm` and `synthgap variants` are thin
+commands over them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BeforeValidator, Field, field_validator
+
+from ..corpora.reader import ReadSettings
+from ..llm.factory import BackendSpec
+from ..llm.job import LLMJobResult, LLMJobSettings, LLMTask, engine_identity, run_llm_job
+from ..outputs import JobConfig, JobResult, Log, quiet
+from ..personas.taxonomy import load_taxonomy, taxonomy_identity
+
+PathLike = Union[str, Path]
+DisclosureMode = Literal["explicit", "implicit", "mixed", "none"]
+
+
+def parse_range(value) -> tuple[int, int]:
+    """'N', 'MIN-MAX', N or (MIN, MAX) as (min, max); a negative or reversed range is refused (ValueError)."""
+    if isinstance(value, (str, int)):
+        lo, _, hi = str(value).partition("-")
+        try:
+            pair = (int(lo), int(hi or lo))
+        except ValueError:
+            raise ValueError("expected N or MIN-MAX, e.g. 2 or 1-3") from None
+    else:
+        pair = tuple(value)
+        if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
+            raise ValueError("expected N or MIN-MAX, e.g. 2 or 1-3")
+    if pair[0] < 0 or pair[1] < pair[0]:
+        raise ValueError(f"bad range {value!r}")
+    return pair
+
+
+# Attributes disclosed per conversation: (min, max), or "N" / "MIN-MAX" as on the command line.
+DisclosureRange = Annotated[tuple[int, int], BeforeValidator(parse_range)]
+
+
+class ConversationsResult(JobResult):
+    """What a conversation job wrote (`personas`: how many personas they are for, where that is known)."""
+
+    output: Path
+    written: int
+    personas: Optional[int] = None
+    manifest: Path
+
+
+class TemplatesJobConfig(JobConfig):
+    """Every setting of `synthgap generate templates`."""
+
+    per_persona: int = Field(3, ge=1, description="conversations per persona")
+    turns: int = Field(3, ge=1, le=50, description="user turns per conversation")
+    disclosure: DisclosureMode = Field("mixed", description="how user turns reveal persona attributes")
+    disclosures: DisclosureRange = Field((1, 3), description="attributes disclosed per conversation")
+    intents: list[str] = Field([], description="only these intents (empty: all)")
+    templates: list[str] = Field([], description="extra template directories (add or override intents)")
+    taxonomy: list[str] = Field([], description="taxonomy YAML files merged over the built-in one")
+    realism: Literal["clean", "light", "realistic", "messy"] = Field("light", description="preset for the knobs")
+    typo_rate: Optional[float] = Field(None, ge=0, le=1, description="chance that a word gets a typo")
+    lowercase: Optional[float] = Field(None, ge=0, le=1, description="chance that a turn is all lowercase")
+    no_punct: Optional[float] = Field(None, ge=0, le=1, description="chance that a turn drops punctuation")
+    brevity: Optional[float] = Field(None, ge=0, le=1, description="chance that optional phrases are left out")
+    filler: Optional[float] = Field(None, ge=0, le=1, description="chance that a turn starts with a filler word")
+    topic_change: Optional[float] = Field(None, ge=0, le=1, description="chance that a follow-up switches intent")
+    seed: int = 0
+    source: str = Field("synthgap-templates", description="source label of the records")
+    skip_bad: bool = Field(False, description="skip (and count) bad lines of the persona file instead of failing")
+
+
+KNOBS = ("typo_rate", "lowercase", "no_punct", "brevity", "filler", "topic_change")
+
+
+def template_settings(config: TemplatesJobConfig):
+    """The template generator's config: the realism preset with the knobs the job sets over it."""
+    from .noise import Realism
+    from .template import GenerationConfig
+
+    knobs = {k: getattr(config, k) for k in KNOBS if getattr(config, k) is not None}
+    realism = Realism.preset(config.realism).model_copy(update=knobs)
+    return GenerationConfig(per_persona=config.per_persona, turns=config.turns, disclosure=config.disclosure,
+                            disclosures=config.disclosures, intents=list(config.intents) or None, realism=realism,
+                            seed=config.seed, source=config.source)
+
+
+def generate_templates(config: TemplatesJobConfig, personas: PathLike, output: PathLike, *, restart: bool = False,
+                       log: Log = quiet) -> ConversationsResult:
+    """Template conversations for every persona of `personas`, with exact disclosure ground truth, into
+    `output` (JSONL; resumes an interrupted run with the same settings; `restart` discards another's)."""
+    from ..outputs import ResumableJsonl, file_sha256, fingerprint, manifest_path, write_manifest
+    from ..personas.reference import count_personas, stream_persona_file
+    from ..progress import count_progress
+    from ..records import dumps
+    from .template import TemplateGenerator, TemplateLibrary
+
+    started = time.perf_counter()
+    output = Path(output)
+    taxonomy = load_taxonomy(config.taxonomy or None)
+    library = TemplateLibrary(config.templates)
+    library.check()
+    settings = template_settings(config)
+    generator = TemplateGenerator(taxonomy, library, settings)
+    people = stream_persona_file(personas, config.skip_bad, on_skip=log)  # streamed: memory stays flat
+    total = count_personas(personas) * config.per_persona
+    identity = {"config": settings.model_dump(mode="json"), "personas": file_sha256(personas),
+                "templates": {name: file_sha256(i.path) for name, i in sorted(library.intents.items())},
+                "taxonomy": taxonomy_identity(config.taxonomy)}
+    disclosed = 0
+    with ResumableJsonl(output, fingerprint(identity), restart=restart) as out:
+        if out.done:
+            log(f"resuming: {out.done} conversations already written")
+        with count_progress(total, "conversations", out.done) as advance:
+            for conv in generator.conversations(people, start=out.done):
+                out.write(dumps(conv))
+                disclosed += len(conv.disclosures)
+                advance(1)
+        written = out.complete()
+    people_done = written // config.per_persona
+    counts = {"personas": people_done, "conversations": written, "disclosures_this_run": disclosed}
+    seconds = round(time.perf_counter() - started, 3)
+    manifest = write_manifest(manifest_path(output), command="generate templates", config=identity,
+                              inputs=[personas, *config.taxonomy], counts=counts, timings={"seconds": seconds},
+                              extra={"resume_fingerprint": fingerprint(identity)})
+    log(f"wrote {written} conversations for {people_done} personas to {output}")
+    return ConversationsResult(outputs=[output, manifest], counts=counts, seconds=seconds, output=output,
+                               written=written, personas=people_done, manifest=manifest)
+
+
+class LLMJobConfig(LLMJobSettings):
+    """Every setting of `synthgap generate llm`."""
+
+    per_persona: int = Field(2, ge=1, description="conversations per persona")
+    turns: int = Field(2, ge=1, le=20, description="user turns per conversation")
+    disclosure: DisclosureMode = Field("mixed", description="how user turns reveal persona attributes")
+    disclosures: DisclosureRange = Field((1, 2), description="attributes disclosed per conversation")
+    intents: list[str] = Field([], description="only these intents (empty: all)")
+    realism: Literal["clean", "casual", "messy"] = Field("casual", description="how the user model is told to write")
+    allow_openers: bool = Field(False, description="allow 'As a 34-year-old nurse, ...' openers")
+    persona_context: Literal["plan", "all"] = Field(
+        "plan", description="plan: the user model sees only the attributes it is to disclose; all: the whole persona")
+    user_max_tokens: int = Field(96, ge=8)
+    assistant_max_tokens: int = Field(160, ge=8)
+    temperature: float = Field(0.8, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    retries: int = Field(2, ge=0, description="new tries for an empty or unusable turn")
+    taxonomy: list[str] = Field([], description="taxonomy YAML files merged over the built-in one")
+    seed: int = 0
+    source: str = Field("synthgap-llm", description="source label of the records")
+    skip_bad: bool = Field(False, description="skip (and count) bad lines of the persona file instead of failing")
+    engine: BackendSpec = Field(BackendSpec(), description="the engine that plays the user")
+    assistant: Optional[BackendSpec] = Field(None, description="the engine that plays the assistant (None: the user's)")
+
+
+def generate_llm(config: LLMJobConfig, personas: PathLike, output: PathLike, *, resume: bool = False,
+                 force: bool = False, log: Log = quiet) -> LLMJobResult:
+    """LLM conversations for every persona of `personas`: a model plays the user from the persona, a model
+    plays the assistant; into `output` (resumable with `resume`, restarted with `force`)."""
+    from ..outputs import file_sha256
+    from ..personas.reference import count_personas, stream_persona_file
+    from .llm_dialogue import LLMConversationGenerator, LLMGenerationConfig
+    from .template import TemplateLibrary
+
+    settings = LLMGenerationConfig(
+        per_persona=config.per_persona, turns=config.turns, disclosure=config.disclosure,
+        disclosures=config.disclosures, intents=list(config.intents) or None, realism=config.realism,
+        allow_openers=config.allow_openers, persona_context=config.persona_context,
+        user_max_tokens=config.user_max_tokens, assistant_max_tokens=config.assistant_max_tokens,
+        temperature=config.temperature, top_p=config.top_p, retries=config.retries, seed=config.seed,
+        source=config.source)
+    taxonomy = load_taxonomy(config.taxonomy or None)
+    library = TemplateLibrary()
+
+    def identity(engines, prompts) -> dict:
+        return {"config": settings.model_dump(mode="json"), "personas": file_sha256(personas),
+                "user": engine_identity(config.engine, engines.main),
+                "assistant": engine_identity(config.assistant or config.engine, engines.second or engines.main),
+                "prompts": prompts.identity(["user_turn", "assistant_system"]),
+                "intents": {n: i.description for n, i in sorted(library.intents.items())},
+                "taxonomy": taxonomy_identity(config.taxonomy)}
+
+    def work(engines, prompts, failures, skip):
+        generator = LLMConversationGenerator(engines.main, taxonomy, settings,
+                                             assistant_backend=engines.second or engines.main, prompts=prompts,
+                                             library=library, log=failures)
+        people = stream_persona_file(personas, config.skip_bad, on_skip=log)
+        return generator.conversations(people, skip, config.batch), generator.stats
+
+    task = LLMTask(command="generate llm", unit="conversations", noun="conversations", inputs=[personas],
+                   total=count_personas(personas) * config.per_persona, engine=config.engine,
+                   second=config.assistant, identity=identity, work=work)
+    return run_llm_job(config, output, task, resume=resume, force=force, log=log)
+
+
+class VariantsJobConfig(ReadSettings):
+    """Every setting of `synthgap variants`: the steps, and how the input corpus is read."""
+
+    variants: list[str] = Field(min_length=1, description="NAME[:k=v,...] steps, applied in order")
+    seed: int = 0
+    taxonomy: list[str] = Field([], description="taxonomy YAML files merged over the built-in one")
+
+    @field_validator("variants")
+    @classmethod
+    def _variants(cls, value: list[str]) -> list[str]:
+        from .variants import check_variant, parse_variant
+
+        for text in value:
+            check_variant(*parse_variant(text))
+        return value
+
+
+def make_variants(config: VariantsJobConfig, source: PathLike, output: PathLike, *,
+                  log: Log = quiet) -> ConversationsResult:
+    """Benchmark variants of `source` (any corpus; disclosure-based steps need synthgap's ground truth),
+    written to `output` (JSONL, atomically)."""
+    from ..corpora.reader import report_notices
+    from ..outputs import manifest_path, write_manifest
+    from ..records import write_jsonl
+    from .variants import apply_variant, parse_variant
+
+    started = time.perf_counter()
+    taxonomy = load_taxonomy(config.taxonomy or None)
+    steps = [parse_variant(v) for v in config.variants]
+    corpus = config.open(source)
+    stream = iter(corpus)
+    stats: dict[str, dict] = {}
+    for i, (name, params) in enumerate(steps):
+        stats[f"{i}:{name}"] = {}
+        stream = apply_variant(stream, name, params, taxonomy, config.seed, stats[f"{i}:{name}"])
+    written = write_jsonl(output, stream)
+    report_notices(corpus.summary, log)
+    counts = {"conversations": written, "steps": stats, "skipped": sum(corpus.summary.skipped.values())}
+    seconds = round(time.perf_counter() - started, 3)
+    manifest = write_manifest(manifest_path(output), command="variants",
+                              config={"variants": [{"name": n, "params": p} for n, p in steps], "seed": config.seed},
+                              inputs=[source] if not str(source).isidentifier() else [], counts=counts,
+                              timings={"seconds": seconds})
+    log(f"wrote {written} conversations to {output} ("
+        + "; ".join(f"{k.split(':', 1)[1]}: " + (", ".join(f"{a}={b}" for a, b in v.items()) or "done")
+                    for k, v in stats.items()) + ")")
+    return ConversationsResult(outputs=[Path(output), manifest], counts=counts, seconds=seconds, output=Path(output),
+                               written=written, manifest=manifest)
+
+
+__all__ = ["ConversationsResult", "DisclosureRange", "LLMJobConfig", "TemplatesJobConfig", "VariantsJobConfig",
+           "generate_llm", "generate_templates", "make_variants", "parse_range", "template_settings"]

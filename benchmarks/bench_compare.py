@@ -514,9 +514,7 @@ def report_metrics(m: dict) -> None:
         extra = f"  (p = {row['p_value']:.2g}, blocks of {row['block_size']})" if "p_value" in row else ""
         print(f"{name:<34}{row['value']:>12.5f}{row['seconds']:>10.2f}{extra}")
     p = m["prdc"]
-    if "skipped" in p:
-        print(f"prdc: skipped: {p['skipped']}")
-    else:
+    if not _skipped("prdc", p):
         print(f"PRDC, k=5 ({_runs(p)})")
         print(f"{'':<34}{'precision':>10}{'recall':>10}{'density':>10}{'coverage':>10}{'best s':>9}")
         for label, key, secs in (("synthgap prdc", "synthgap", p["synthgap_best_s"]),
@@ -527,9 +525,7 @@ def report_metrics(m: dict) -> None:
         print(f"largest |difference| {p['max_abs_diff']:.2e} (target <= {TARGET_PRDC_DIFF:g}); time synthgap /"
               f" prdc = {p['synthgap_best_s'] / p['reference_best_s']:.2f}x (target <= 1)")
     q = m["mauve"]
-    if "skipped" in q:
-        print(f"mauve: skipped: {q['skipped']}")
-    else:
+    if not _skipped("mauve", q):
         print(f"MAUVE, {q['clusters']:,} clusters ({_runs(q)})")
         print(f"{'synthgap mauve(X, Y, seed=0)':<34}{q['synthgap_seed0']:>12.4f}{q['synthgap_best_s']:>10.2f}")
         print(f"{'synthgap, mean of seeds 0-4':<34}{q['synthgap_mean']:>12.4f}{q['synthgap_all_seeds_s']:>10.2f}"
@@ -593,6 +589,13 @@ def report_summary(targets: dict, quick: bool) -> None:
 
 
 # --------------------------------------------------------------------------- main
+
+
+def _skipped(name: str, block: dict) -> bool:
+    """Say so when a peer comparison was skipped (its package is not installed)."""
+    if "skipped" in block:
+        print(f"{name}: skipped: {block['skipped']}")
+    return "skipped" in block
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -665,8 +668,7 @@ def main(argv: list[str] | None = None) -> int:
                                "warm_wall_s": warm_wall, "cli": command},
                    "metrics": metrics, "targets": targets, "ok": ok}
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(figures, fh, indent=2)
-            fh.write("\n")
+            fh.write(json.dumps(figures, indent=2) + "\n")
     return 0 if ok or args.quick else 1
 
 

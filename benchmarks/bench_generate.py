@@ -494,8 +494,7 @@ def main(argv: list[str] | None = None) -> int:
             "ok": ok,
         }
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(figures, fh, indent=2)
-            fh.write("\n")
+            fh.write(json.dumps(figures, indent=2) + "\n")
     return 0 if ok or args.quick else 1
 
 

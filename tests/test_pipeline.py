@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import pytest
 import yaml
@@ -195,6 +196,15 @@ def test_run_templates_only_end_to_end_then_reuse_then_redo_from_compare(corpora
     state = json.loads((out / "run.json").read_text())
     assert [s for s in state["stages"]] == ["personas", "templates", "compare", "report", "card"]
     assert state["stages"]["templates"]["commands"][0].startswith("synthgap generate templates --personas")
+    # the recorded command lines are the stages: typed by hand, they make the same bytes
+    for stage, made in (("personas", "personas.jsonl"), ("templates", "conversations/templates.jsonl")):
+        words = shlex.split(state["stages"][stage]["commands"][0])[1:]
+        assert words[-2:] == ["-o", str(out / made)] and "--seed" in words
+        run(words[:-1] + [str(tmp_path / f"by_hand_{stage}.jsonl")])
+        assert (tmp_path / f"by_hand_{stage}.jsonl").read_bytes() == (out / made).read_bytes(), stage
+    compare_words = shlex.split(state["stages"]["compare"]["commands"][0])
+    for option in ("--mauve-seeds", "--permutations", "--sample", "--bootstrap", "--extraction-users", "--personas"):
+        assert option in compare_words, option
     # the card: Hugging Face metadata header, then how it was made and the measured gaps
     card = (out / "README.md").read_text()
     head = yaml.safe_load(card.split("---\n")[1])
@@ -230,3 +240,25 @@ def test_run_with_smollm2_conversations(corpora, tmp_path):
     assert {m["synthetic"] for m in results["metrics"]} == {"templates", "llm"}
     card = (out / "README.md").read_text()
     assert "llamacpp `smollm2-135m`" in card and "config_name: llm" in card
+
+
+def test_recorded_command_lines_carry_every_non_default_setting(tmp_path):
+    """run.json's command lines come from the job configs: a setting that differs from the command's
+    default is on the line with its option (engines with their own prefixes), the defaults are not."""
+    from synthgap.pipeline.runner import plan
+
+    config = RunConfig.model_validate({
+        "seed": 5, "personas": {"locales": ["en_GB", "de_DE"], "attributes": "5-8"},
+        "templates": {"intents": ["cooking"], "typo_rate": 0.1},
+        "llm": {"backend": "openai", "base_url": "http://h/v1", "model": "m", "assistant": {"model": "a.gguf"}},
+        "compare": {"extraction": "llm", "match": False, "sensitivity": False,
+                    "extractor": {"engine": {"kind": "vllm", "model": "q"}, "merge_threshold": 0.8}}})
+    lines = {stage.name: " ".join(stage.commands) for stage in plan(config, tmp_path / "run")}
+    assert "-n 300 --seed 5 --locale en_GB --locale de_DE --attributes 5-8 -o" in lines["personas"]
+    assert "--intent cooking" in lines["templates"] and "--typo-rate 0.1" in lines["templates"]
+    assert "--turns" not in lines["templates"]  # the stage's turns (3) is the command's default
+    assert "--backend openai --model m --base-url http://h/v1" in lines["llm"]
+    assert "--assistant-backend llamacpp --assistant-model a.gguf -o" in lines["llm"]
+    assert "--no-size-match" in lines["compare"] and "--no-sensitivity" in lines["compare"]
+    assert "--merge-threshold 0.8 --llm-backend vllm --llm-model q" in lines["compare"]
+    assert "--confidence-threshold" not in lines["compare"]

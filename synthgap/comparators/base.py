@@ -27,20 +27,20 @@ class Estimate:
     details: dict = field(default_factory=dict)
 
 
-def _round(x, digits: int = 6):
+def round_floats(x, digits: int = 6):
     """Round floats to `digits` significant digits (so BLAS round-off does not change results.json)."""
     if isinstance(x, float):
         if not math.isfinite(x):
             return None
         return float(f"{x:.{digits}g}")
     if isinstance(x, (np.floating, np.integer)):
-        return _round(x.item(), digits)
+        return round_floats(x.item(), digits)
     if isinstance(x, dict):
-        return {k: _round(v, digits) for k, v in x.items()}
+        return {k: round_floats(v, digits) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_round(v, digits) for v in x]
+        return [round_floats(v, digits) for v in x]
     if isinstance(x, np.ndarray):
-        return _round(x.tolist(), digits)
+        return round_floats(x.tolist(), digits)
     return x
 
 
@@ -163,7 +163,7 @@ class Result:
     def to_json(self, synthetic: str) -> dict:
         ratio = self.ratio_to_baseline
         paired = self.paired()
-        return _round({
+        return round_floats({
             "name": self.name, "family": self.family, "synthetic": synthetic, "goal": self.goal,
             "range": list(self.range), "ideal": self.ideal,
             "real_vs_synthetic": self.value, "ci95": self.ci95,
@@ -199,7 +199,7 @@ def adjust_verdicts(metrics: list[dict], alpha: float = ALPHA) -> dict:
     tested = [m for m in metrics if (m.get("difference") or {}).get("p_value") is not None]
     adjusted = holm([m["difference"]["p_value"] for m in tested])
     for m, p in zip(tested, adjusted):
-        m["difference"]["p_adjusted"] = _round(p)
+        m["difference"]["p_adjusted"] = round_floats(p)
         m["beyond_baseline"] = bool(p < alpha)
     for m in metrics:
         if m not in tested:
@@ -271,12 +271,12 @@ class Metric(ABC):
         (`over_splits`)."""
         return self.over_splits([self.estimate(x, y, seed) for x, y in pairs])
 
-    def results(self, rvs: dict[str, Estimate], rvr: dict[str, Estimate], n: int,
+    def results(self, real_vs_synthetic: dict[str, Estimate], real_vs_real: dict[str, Estimate], n: int,
                 authors: Optional[dict] = None) -> list[Result]:
         """Results from the two comparisons' estimates (replicates paired column by column)."""
         out = []
         for key in self.names():
-            a, b = rvs[key], rvr[key]
+            a, b = real_vs_synthetic[key], real_vs_real[key]
             details = {**a.details, "interval": self.interval}
             if a.replicates is not None:
                 details["replicates"] = int(np.isfinite(a.replicates).sum())

@@ -63,8 +63,9 @@ METRICS_HELP = ("comma-separated: all (default), embedding, style, or any of fre
 @click.option("--gold-categories", help="only gold attributes of these categories count (comma-separated)")
 @extractor_options
 def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match, seed, bootstrap, model,
-            mauve_seeds, permutations, c2st_refits, c2st_splits, c2st_partitions, no_sensitivity, no_cache, cache_dir, skip_bad, empty_turns, outdir,
-            quiet, extraction, extraction_users, persona_files, gold_categories, **extractor_opts):
+            mauve_seeds, permutations, c2st_refits, c2st_splits, c2st_partitions, no_sensitivity, no_cache, cache_dir,
+            skip_bad, empty_turns, outdir, quiet, extraction, extraction_users, persona_files, gold_categories,
+            **extractor_opts):
     """Measure how far synthetic corpora are from a real one, each gap beside the real-vs-real yardstick.
 
     Embedding metrics (Fréchet distance, MMD, classifier AUC, precision/recall/density/coverage,

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import SynthgapError
 from . import distances as D
-from .base import Metric, Result, _round, adjust_verdicts, side_authors
+from .base import Metric, Result, round_floats, adjust_verdicts, side_authors
 from ..embedding import Embedder, pool_units
 from .embedding_metrics import (C2STMetric, FrechetMetric, MMDMetric, MauveMetric, MemorizationMetric,
                                 PRDCMetric)
@@ -111,7 +111,7 @@ def projection(real: np.ndarray, synthetic: np.ndarray, keep: int = PROJECTED) -
     pca = PCA(n_components=2, svd_solver="full").fit(both)
     points = pca.transform(both)
     r, s = points[:len(real)][:keep], points[len(real):][:keep]
-    return _round({"method": "pca", "explained_variance_ratio": pca.explained_variance_ratio_.tolist(),
+    return round_floats({"method": "pca", "explained_variance_ratio": pca.explained_variance_ratio_.tolist(),
                    "real": r.tolist(), "synthetic": s.tolist()}, 4)
 
 
@@ -128,7 +128,7 @@ def feature_summary(rows: np.ndarray, features, drop=()) -> dict:
                 "mean": float(column.mean()) if len(column) else None}
         if feature.kind == "numeric" and len(column):
             item["quantiles"] = np.quantile(column, QUANTILES).tolist()
-        out[feature.name] = _round(item, 5)
+        out[feature.name] = round_floats(item, 5)
     return out
 
 
@@ -256,10 +256,10 @@ class Comparison:
         xa = self._unit_vectors(self.real, plan.real_a, "real")
         xb = self._unit_vectors(self.real, plan.real_b, "real")
         ys = self._unit_vectors(synthetic, plan.synthetic, "synthetic")
-        B, seed = cfg.bootstrap, cfg.seed
-        a = Side(xa, list(groups_r[plan.real_a]), _boot(groups_r[plan.real_a], B, seed, f"real-a/{plan.size}"))
-        b = Side(xb, list(groups_r[plan.real_b]), _boot(groups_r[plan.real_b], B, seed, f"real-b/{plan.size}"))
-        s = Side(ys, list(groups_s[plan.synthetic]), _boot(groups_s[plan.synthetic], B, seed,
+        replicates, seed = cfg.bootstrap, cfg.seed
+        a = Side(xa, list(groups_r[plan.real_a]), _boot(groups_r[plan.real_a], replicates, seed, f"real-a/{plan.size}"))
+        b = Side(xb, list(groups_r[plan.real_b]), _boot(groups_r[plan.real_b], replicates, seed, f"real-b/{plan.size}"))
+        s = Side(ys, list(groups_s[plan.synthetic]), _boot(groups_s[plan.synthetic], replicates, seed,
                                                           f"synthetic/{synthetic.label}"))
         authors = side_authors(a, b, s)
         results = []
@@ -268,9 +268,9 @@ class Comparison:
             self.log(f"{synthetic.label}: {metric.name}")
             metric.prepare(a, b, s)
             others = self._other_halves(plan.size, metric.splits)
-            rvs = metric.estimate_splits([(a, s)] + [(ak, s) for ak, _ in others], seed)
-            rvr = self._baseline(metric, ("embedding", plan.size), [(a, b), *others])
-            results.extend(metric.results(rvs, rvr, plan.size, authors))
+            real_vs_synthetic = metric.estimate_splits([(a, s)] + [(ak, s) for ak, _ in others], seed)
+            real_vs_real = self._baseline(metric, ("embedding", plan.size), [(a, b), *others])
+            results.extend(metric.results(real_vs_synthetic, real_vs_real, plan.size, authors))
             self._time(f"metric:{metric.name}", start)
         for r in results:
             if not cfg.size_rule:
@@ -286,7 +286,7 @@ class Comparison:
             for name, row in curve["metrics"].items():
                 row["gap"].append(full[name][0])
                 row["baseline"].append(full[name][1])
-            self.distributions.setdefault("sensitivity", {})[synthetic.label] = _round(curve)
+            self.distributions.setdefault("sensitivity", {})[synthetic.label] = round_floats(curve)
             self._time("sensitivity", start)
         return results, _plan_info(plan, f"{cfg.unit} units", authors)
 
@@ -313,49 +313,52 @@ class Comparison:
         texts_a = [self.real.turns[i] for i in plan.real_a]
         texts_b = [self.real.turns[i] for i in plan.real_b]
         texts_s = [synthetic.turns[i] for i in plan.synthetic]
-        fa = self._style_rows(texts_a, "real-a", plan.size)
-        fb = self._style_rows(texts_b, "real-b", plan.size)
-        fs = self.analyzer.turn_features(texts_s, f"style {synthetic.label}")
+        features_a = self._style_rows(texts_a, "real-a", plan.size)
+        features_b = self._style_rows(texts_b, "real-b", plan.size)
+        features_s = self.analyzer.turn_features(texts_s, f"style {synthetic.label}")
         self._time("style_features", start)
         drop = () if self.analyzer.has_ner else ("entity_rate",)
         self.distributions.setdefault("style", {})[synthetic.label] = {
-            "real": feature_summary(fa, TURN_FEATURES, drop), "synthetic": feature_summary(fs, TURN_FEATURES, drop)}
-        B, seed = cfg.bootstrap, cfg.seed
-        ga, gb = [real_groups[i] for i in plan.real_a], [real_groups[i] for i in plan.real_b]
-        gs = synthetic.turn_groups
-        gs = [gs[i] for i in plan.synthetic]
-        boots = (_boot(ga, B, seed, f"style-a/{plan.size}"), _boot(gb, B, seed, f"style-b/{plan.size}"),
-                 _boot(gs, B, seed, f"style-s/{synthetic.label}"))
+            "real": feature_summary(features_a, TURN_FEATURES, drop),
+            "synthetic": feature_summary(features_s, TURN_FEATURES, drop)}
+        replicates, seed = cfg.bootstrap, cfg.seed
+        authors_a, authors_b = [real_groups[i] for i in plan.real_a], [real_groups[i] for i in plan.real_b]
+        authors_s = synthetic.turn_groups
+        authors_s = [authors_s[i] for i in plan.synthetic]
+        boots = (_boot(authors_a, replicates, seed, f"style-a/{plan.size}"),
+                 _boot(authors_b, replicates, seed, f"style-b/{plan.size}"),
+                 _boot(authors_s, replicates, seed, f"style-s/{synthetic.label}"))
         results = []
         start = time.perf_counter()
         for j, feature in enumerate(TURN_FEATURES):
             if feature.name == "entity_rate" and not self.analyzer.has_ner:
                 continue
             metric = StyleMetric(feature)
-            a, b, s = (Side(f[:, j], g, bt) for f, g, bt in zip((fa, fb, fs), (ga, gb, gs), boots))
-            rvs = metric.estimate(a, s, seed)
-            rvr = self._baseline(metric, ("style", plan.size), [(a, b)])
-            results.extend(metric.results(rvs, rvr, plan.size, side_authors(a, b, s)))
+            a, b, s = (Side(f[:, j], g, boot) for f, g, boot in zip(
+                (features_a, features_b, features_s), (authors_a, authors_b, authors_s), boots))
+            real_vs_synthetic = metric.estimate(a, s, seed)
+            real_vs_real = self._baseline(metric, ("style", plan.size), [(a, b)])
+            results.extend(metric.results(real_vs_synthetic, real_vs_real, plan.size, side_authors(a, b, s)))
         size = default_block_size(plan.size)
         blocks = [block_values(t, size, seed) for t in (texts_a, texts_b, texts_s)]
         block_ids = [list(range(len(v))) for v in blocks]
-        block_boots = [_boot(ids, B, seed, f"blocks-{tag}/{len(ids)}") for ids, tag in
+        block_boots = [_boot(ids, replicates, seed, f"blocks-{tag}/{len(ids)}") for ids, tag in
                        zip(block_ids, ("a", "b", "s/" + synthetic.label))]
         for j, feature in enumerate(BLOCK_FEATURES):
             metric = StyleMetric(feature)
-            a, b, s = (Side(v[:, j], ids, bt) for v, ids, bt in zip(blocks, block_ids, block_boots))
-            rvs = metric.estimate(a, s, seed)
-            rvr = self._baseline(metric, ("style", plan.size), [(a, b)])
-            for r in metric.results(rvs, rvr, plan.size, {"real_a": len(a.data), "real_b": len(b.data),
-                                                           "synthetic": len(s.data), "unit": "blocks"}):
+            a, b, s = (Side(v[:, j], ids, boot) for v, ids, boot in zip(blocks, block_ids, block_boots))
+            real_vs_synthetic = metric.estimate(a, s, seed)
+            real_vs_real = self._baseline(metric, ("style", plan.size), [(a, b)])
+            sizes = {"real_a": len(a.data), "real_b": len(b.data), "synthetic": len(s.data), "unit": "blocks"}
+            for r in metric.results(real_vs_synthetic, real_vs_real, plan.size, sizes):
                 r.details["block_size"] = size
                 results.append(r)
         self._time("style_metrics", start)
         if not cfg.size_rule:
             for r in results:
                 r.min_items = None
-        info = _plan_info(plan, "user turns", {"real_a": len(set(ga)), "real_b": len(set(gb)),
-                                                "synthetic": len(set(gs))})
+        info = _plan_info(plan, "user turns", {"real_a": len(set(authors_a)), "real_b": len(set(authors_b)),
+                                                "synthetic": len(set(authors_s))})
         info["block_size"] = size
         return results, info
 
@@ -406,7 +409,7 @@ class Comparison:
                 "verdicts": verdicts,
                 "synthetic": [dict(s.describe(), role=r) for s, r in zip(synthetics, roles)],
                 "samples": samples, "models": models, "metrics": metrics, "notes": self.notes,
-                "distributions": {"quantile_levels": _round(list(QUANTILES)), **self.distributions}}
+                "distributions": {"quantile_levels": round_floats(list(QUANTILES)), **self.distributions}}
 
 
 def compare(real: Sample, synthetics: list[Sample], config: Optional[CompareConfig] = None, **kwargs) -> dict:

@@ -91,11 +91,12 @@ class FrechetMetric(Metric):
                         "frechet_note": "raw plug-in Fréchet distance, biased upwards at small m"})
         return {self.name: Estimate(value, None if reps is None else np.asarray(reps), details)}
 
-    def results(self, rvs, rvr, n, authors=None):
-        out = super().results(rvs, rvr, n, authors)
+    def results(self, real_vs_synthetic, real_vs_real, n, authors=None):
+        out = super().results(real_vs_synthetic, real_vs_real, n, authors)
         for r in out:  # the raw FD pair beside the headline
-            r.details["frechet_distance"] = {"real_vs_synthetic": rvs[self.name].details["frechet_distance"],
-                                             "real_vs_real": rvr[self.name].details["frechet_distance"]}
+            r.details["frechet_distance"] = {
+                "real_vs_synthetic": real_vs_synthetic[self.name].details["frechet_distance"],
+                "real_vs_real": real_vs_real[self.name].details["frechet_distance"]}
         return out
 
 

@@ -146,6 +146,14 @@ def map_role(raw: Any, roles: dict[str, str], field: str) -> str:
     return role
 
 
+def tool_turn(speaker: Any, tool_roles: Iterable[str], ctx: "Context") -> bool:
+    """True (and the drop counted) when `speaker` is tool traffic: not user or assistant text."""
+    if isinstance(speaker, str) and speaker.strip().lower() in tool_roles:
+        ctx.summary.drop("tool message")
+        return True
+    return False
+
+
 def scalar_meta(obj: dict, skip: Iterable[str] = ()) -> dict:
     """The scalar (string, number, bool, null) fields of a record, kept as meta."""
     skip = set(skip)

@@ -23,6 +23,8 @@ FLAGS: dict[str, dict[str, Optional[str]]] = {
 ENGINE = {"kind": "backend", "model": "model", "base_url": "base-url", "api_key_env": "api-key-env",
           "concurrency": "concurrency", "timeout": "timeout", "n_ctx": "n-ctx", "threads": "threads",
           "max_model_len": "max-model-len"}
+# what a second engine ("assistant-", "llm-") sets on the command line
+PREFIXED = ("kind", "model", "base_url")
 # the LLM extractor's settings inside compare: field -> option
 EXTRACTOR = {"confidence_threshold": "--confidence-threshold", "merge_threshold": "--merge-threshold",
              "max_failure_rate": "--max-failure-rate", "prompts": "--prompts", "extract_batch": "--extract-batch"}
@@ -40,9 +42,11 @@ def _engine_words(spec: Optional[BaseModel], prefix: str, default: Optional[Base
     words: list[str] = []
     base = default.model_dump() if default is not None else {}
     for key, value in spec.model_dump().items():
-        if key == "engine_args":
+        if key == "engine_args" and not prefix:
             words += [w for k, v in value.items() for w in (f"--{prefix}engine-arg", f"{k}={v}")]
         elif key in ENGINE and value is not None and (value != base.get(key) or key in ("kind", "model")):
+            if prefix and key not in PREFIXED:
+                continue  # a second engine takes only these on the command line; the rest are the main one's
             words += [f"--{prefix}{ENGINE[key]}", str(value)]
     return words
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...records import UserHistory
-from ..base import Context, Format, map_role, record_id, require, scalar_meta, type_name
+from ..base import Context, Format, map_role, record_id, require, scalar_meta, tool_turn, type_name
 from ..problems import BadRecord
 
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
@@ -51,8 +51,7 @@ def message_pairs(messages: list, ctx: Context) -> list[tuple[str, Any]]:
         if not isinstance(message, dict):
             raise BadRecord("wrong type", f"message {i} must be an object, got {type_name(message)}")
         role = message.get("role")
-        if isinstance(role, str) and role.strip().lower() in TOOL_ROLES:
-            ctx.summary.drop("tool message")
+        if tool_turn(role, TOOL_ROLES, ctx):
             continue
         if message.get("content") is None and (message.get("tool_calls") or message.get("function_call")):
             ctx.summary.drop("tool call")

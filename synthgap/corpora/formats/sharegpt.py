@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from ...records import UserHistory
-from ..base import Context, Format, map_role, record_id, require, scalar_meta
+from ..base import Context, Format, map_role, record_id, require, scalar_meta, tool_turn
 from ..problems import BadRecord
 
 ROLES = {"human": "user", "user": "user", "gpt": "assistant", "chatgpt": "assistant",
@@ -45,9 +45,7 @@ class ShareGPT(Format):
         for i, message in enumerate(messages):
             if not isinstance(message, dict):
                 raise BadRecord("wrong type", f"turn {i} must be an object with 'from' and 'value'")
-            speaker = message.get("from")
-            if isinstance(speaker, str) and speaker.strip().lower() in TOOL_ROLES:
-                ctx.summary.drop("tool message")
+            if tool_turn(message.get("from"), TOOL_ROLES, ctx):
                 continue
             pairs.append((map_role(message.get("from"), ROLES, "from"), message.get("value")))
         source = ctx.source("sharegpt")

@@ -36,7 +36,7 @@ Python subprocess and reports its own peak resident memory (``ru_maxrss``).
    caches; minutes the first time, seconds once the caches are full). Then the timed warm pass: a
    FRESH subprocess does what ``synthgap compare`` does (imports, ``load_sample`` of both files,
    ``Embedder`` and ``StyleAnalyzer`` on the cache folder, ``Comparison(real, CompareConfig(),
-   ...).run([synthetic])``: every metric, embedding and style, default config, with bootstrap
+   ...).measure([synthetic])``: every metric, embedding and style, default config, with bootstrap
    intervals and the real-vs-real baseline) and writes results.json. Its wall time is measured by
    the parent around the whole process (interpreter start and imports included); its peak RSS is
    its own. The per-stage timings of ``comparison.timings`` are printed too. Each comparison uses
@@ -181,7 +181,7 @@ def compare_once(p: dict, write_to: str | None = None) -> dict:
     embedder = Embedder(cache_path=p["cache"])
     analyzer = StyleAnalyzer(cache_path=p["cache"])
     comparison = Comparison(real, CompareConfig(), embedder, analyzer)
-    results = comparison.run([synthetic])
+    results = comparison.measure([synthetic])
     ran = time.perf_counter()
     if write_to:
         Path(write_to).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

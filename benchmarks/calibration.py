@@ -8,7 +8,7 @@ Corpora: ConvAI2 (real, 130 volunteers, one wrote 28% of the turns), Synthetic-P
 `--max-turns` turns of whole authors. Each corpus's user turns are split by author into thirds (seeded). Thirds 1 and 2 form the "real"
 corpus, which `compare` itself halves by author into half A and half B as always; third 3 plays the
 synthetic corpus. Every number goes through the library path a user's run takes
-(`Comparison(real, CompareConfig(...)).run([synthetic])`: plans, cluster bootstraps, paired
+(`Comparison(real, CompareConfig(...)).measure([synthetic])`: plans, cluster bootstraps, paired
 differences, Holm's correction across all metrics of the comparison), with real MiniLM embeddings
 and spaCy style features (memoized in-process, and cached on disk as usual).
 

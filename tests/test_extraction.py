@@ -175,7 +175,7 @@ def test_extraction_comparison_on_real_survey_gold_and_synthetic_personas(tmp_pa
                                       ExtractionConfig(sample_users=40, bootstrap=50),
                                       {p.id: p for p in read_personas(people)}, rules=rules)
     real = list(load(corpora / "persuasionforgood_dev", unit="user").users())
-    results, section = comparison.run(("pfg", real), [("templates", list(load(convs, unit="user").users()))])
+    results, section = comparison.measure(("pfg", real), [("templates", list(load(convs, unit="user").users()))])
     pfg, syn = section["corpora"]["pfg"], section["corpora"]["templates"]
     assert pfg["gold"] and syn["gold"] and pfg["users"] == 40 and syn["users"] == 30
     f1_real, f1_syn = pfg["statistics"]["f1"]["value"], syn["statistics"]["f1"]["value"]
@@ -186,7 +186,7 @@ def test_extraction_comparison_on_real_survey_gold_and_synthetic_personas(tmp_pa
     f1 = names["extraction_f1"]
     assert f1.value == pytest.approx(f1_real - f1_syn) and f1.ci95[0] <= f1.value <= f1.ci95[1]
     assert f1.details["real"] == pytest.approx(f1_real)
-    again, _ = comparison.run(("pfg", real), [("templates", list(load(convs, unit="user").users()))])
+    again, _ = comparison.measure(("pfg", real), [("templates", list(load(convs, unit="user").users()))])
     assert [r.to_json("t") for r in again["templates"]] == [r.to_json("t") for r in results["templates"]]
 
 

@@ -172,7 +172,7 @@ def compare_once(corpus: Corpus, seed: int, m: int, config: CompareConfig, embed
     real = turn_sample("real", [corpus.texts[i] for i in real_idx], [corpus.authors[i] for i in real_idx])
     synthetic = turn_sample("synthetic", syn_t, syn_a)
     cfg = replace(config, seed=seed, sample=m)
-    return Comparison(real, cfg, embedder, analyzer).run([synthetic])
+    return Comparison(real, cfg, embedder, analyzer).measure([synthetic])
 
 
 def rates(runs: list[dict]) -> dict:

@@ -1,4 +1,4 @@
-"""`compare`: one real corpus against one or more synthetic ones, every metric beside its yardstick.
+"""`Comparison`: one real corpus against one or more synthetic ones, every metric beside its yardstick.
 
 The results dict (written as results.json) depends only on the inputs, the config and the
 seed: timings and cache statistics go to the manifest instead, so the same seed gives the
@@ -370,7 +370,7 @@ class Comparison:
 
     # -- all together ----------------------------------------------------------------------------
 
-    def run(self, synthetics: list[Sample], roles: Optional[list[str]] = None) -> dict:
+    def measure(self, synthetics: list[Sample], roles: Optional[list[str]] = None) -> dict:
         """Results for every synthetic sample (roles: "synthetic", or "cross-real" for a second real corpus)."""
         roles = roles or ["synthetic"] * len(synthetics)
         labels = [self.real.label] + [s.label for s in synthetics]
@@ -412,9 +412,4 @@ class Comparison:
                 "distributions": {"quantile_levels": round_floats(list(QUANTILES)), **self.distributions}}
 
 
-def compare(real: Sample, synthetics: list[Sample], config: Optional[CompareConfig] = None, **kwargs) -> dict:
-    """Compare `real` with each synthetic sample; returns the results dict (see docs/comparing.md)."""
-    return Comparison(real, config or CompareConfig(), **kwargs).run(synthetics)
-
-
-__all__ = ["CompareConfig", "Comparison", "EMBEDDING", "METRIC_CHOICES", "SCHEMA", "compare", "parse_metrics"]
+__all__ = ["CompareConfig", "Comparison", "EMBEDDING", "METRIC_CHOICES", "SCHEMA", "parse_metrics"]

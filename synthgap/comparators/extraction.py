@@ -225,7 +225,7 @@ class ExtractionComparison:
             out["match"] = corpus.match_report
         return out
 
-    def compare(self, real: CorpusExtraction, synthetic: CorpusExtraction) -> list[Result]:
+    def difference(self, real: CorpusExtraction, synthetic: CorpusExtraction) -> list[Result]:
         """Real minus synthetic for each statistic both sides have, beside real half A minus half B."""
         rng = numpy_rng(self.config.seed, f"extraction-halves/{real.label}")
         a_idx, b_idx, _ = group_halves([h.user_id for h in real.histories], rng)
@@ -253,7 +253,7 @@ class ExtractionComparison:
                          "extractor": self.config.extractor}))
         return results
 
-    def run(self, real: tuple[str, list[UserHistory]], synthetics: list[tuple[str, list[UserHistory]]]) -> tuple:
+    def measure(self, real: tuple[str, list[UserHistory]], synthetics: list[tuple[str, list[UserHistory]]]) -> tuple:
         """(results, section): Results per synthetic corpus, and the per-corpus section of results.json."""
         r = self.prepare(*real)
         section = {"config": asdict(self.config), "corpora": {r.label: self.describe(r)}}
@@ -261,7 +261,7 @@ class ExtractionComparison:
         for label, histories in synthetics:
             s = self.prepare(label, histories)
             section["corpora"][s.label] = self.describe(s)
-            results[s.label] = self.compare(r, s)
+            results[s.label] = self.difference(r, s)
         return results, section
 
 

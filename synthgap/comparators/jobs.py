@@ -101,7 +101,7 @@ def compare(config: CompareJobConfig, real: str, synthetic: Union[str, Sequence[
     analyzer = StyleAnalyzer(**cache) if "style" in estimators.metrics else None
     comparison = Comparison(samples[0], estimators, embedder, analyzer, log=log)
     roles = ["synthetic"] * len(synthetic) + ["cross-real"] * len(also_real)
-    results = comparison.run(samples[1:], roles)
+    results = comparison.measure(samples[1:], roles)
     extraction = _extraction(config, results, samples, roles, _listed(personas), comparison, output, log) \
         if config.extraction else None
     out = Path(output)
@@ -170,7 +170,7 @@ def _extraction(config: CompareJobConfig, results: dict, samples: list, roles: l
         histories.append((sample.label, list(corpus.users())))
     try:
         per_synthetic, section = ExtractionComparison(built.extract, embedder.embed, settings, personas,
-                                                      log=log).run(histories[0], histories[1:])
+                                                      log=log).measure(histories[0], histories[1:])
     finally:
         built.close()
     for sample, role in zip(samples[1:], roles):

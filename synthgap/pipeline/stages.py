@@ -26,7 +26,7 @@ class Stage:
     name: str
     settings: dict
     outputs: list[Path]
-    run: Callable[[bool], None]  # run(fresh): fresh=True discards partial work; False continues it
+    make: Callable[[bool], None]  # make(fresh): fresh=True discards partial work; False continues it
     after: tuple[str, ...] = ()
     commands: list[str] = field(default_factory=list)  # the equivalent command lines, for the record
 
@@ -111,7 +111,7 @@ def run_stages(stages: list[Stage], state: RunState, log: Callable[[str], None] 
         log(f"stage {i}/{len(stages)} {stage.name}: " + ("resuming" if resume else "running"))
         started = time.perf_counter()
         state.set(stage.name, fingerprint=fp, status="started", commands=stage.commands)
-        stage.run(not resume)
+        stage.make(not resume)
         missing = [str(p) for p in stage.outputs if not p.exists()]
         if missing:
             raise SynthgapError(f"stage {stage.name} finished without writing {', '.join(missing)}")

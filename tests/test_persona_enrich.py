@@ -61,6 +61,11 @@ def test_too_few_facts_and_bad_preferences(checker):
     assert any("mentions 0 of the person's facts" in x for x in problems)
     assert any("'Likes tea.' must start with 'The user'" in x for x in problems)
     assert any("repeats a fact" in x for x in problems)
+    # a possessive is about the user too (the packaged Qwen writes "The user's ..." often)
+    fine = checker.problems(p, answer("A nurse in Chicago who also likes reading.", "The user's cat is called Tom.",
+                                      "The user’s commute is long."))
+    assert not any("must start with" in x for x in fine), fine
+    assert any("must start with" in x for x in checker.problems(p, answer("A nurse in Chicago.", "The users like it.")))
 
 
 def test_grammar_schema_drops_length_bounds_but_validation_keeps_them():

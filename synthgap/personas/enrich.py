@@ -129,7 +129,7 @@ class PersonaChecker:
         known = {_norm(a.statement) for a in persona.attributes}
         for pref in answer.get("preferences", []):
             statement = pref.get("statement", "").strip()
-            if not statement.lower().startswith("the user "):
+            if not _about_the_user(statement):
                 found.append(f"preference {statement[:60]!r} must start with 'The user'")
             elif _norm(statement) in known:
                 found.append(f"preference {statement[:60]!r} repeats a fact that is already known")
@@ -140,6 +140,11 @@ class PersonaChecker:
         attrs = {s.attribute for s in surfaces if s.own}
         seen = {s.attribute for s in surfaces if s.own and _contains(text, s.text)}
         return round(len(seen) / len(attrs), 4) if attrs else 0.0
+
+
+def _about_the_user(statement: str) -> bool:
+    """A statement about the user: "The user ..." or "The user's ..." (straight or curly apostrophe)."""
+    return re.match(r"the user(?:\s|['’]s\s)", statement.lower()) is not None
 
 
 def _norm(statement: str) -> str:

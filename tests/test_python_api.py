@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import BaseModel
 
 import synthgap
 from synthgap.cli import cli
@@ -67,3 +68,79 @@ def test_the_readme_example_runs_and_matches_the_cli_byte_for_byte(tmp_path, cap
     api_md, shell_md = [(f / "runs/api/report/report.md").read_text().split("## Provenance") for f in (api, shell)]
     assert api_md[0] == shell_md[0] and "command: `(Python API)`" in api_md[1]
     assert "command: `compare --real sharegpt --synthetic templates=runs/api/templates.jsonl" in shell_md[1]
+
+
+# command -> (its job config, click parameter -> config field where the names differ; None: not a setting)
+RENAMES = {"taxonomy_files": "taxonomy", "template_dirs": "templates", "prompt_dirs": "prompts"}
+COMMANDS = [
+    (("personas", "sample"), "SampleJobConfig", {"count": "n", "config_file": "sampler_config",
+                                                 "n_attributes": "attributes", "restart": None, "output": None}),
+    (("personas", "enrich"), "EnrichJobConfig", {"personas_file": None, "resume": None, "force": None,
+                                                 "output": None}),
+    (("generate", "templates"), "TemplatesJobConfig", {"personas_file": None, "restart": None, "output": None}),
+    (("generate", "llm"), "LLMJobConfig", {"personas_file": None, "resume": None, "force": None, "output": None}),
+    (("variants",), "VariantsJobConfig", {"source": None, "variants_": None, "fmt": "format", "output": None}),
+    (("extract",), "ExtractJobConfig", {"source": None, "output": None}),
+    (("compare",), "CompareJobConfig", {"no_match": "match", "no_sensitivity": "sensitivity", "outdir": None,
+                                        "quiet": None, "real": None, "synthetic": None, "also_real": None,
+                                        "persona_files": None}),
+]
+ENGINE = {"backend": "kind", "model": "model", "base_url": "base_url", "api_key_env": "api_key_env",
+          "concurrency": "concurrency", "timeout": "timeout", "n_ctx": "n_ctx", "threads": "threads",
+          "max_model_len": "max_model_len", "engine_args": "engine_args"}
+
+
+def _unset_is_none(value):
+    """click 8.3 marks "no default" with a sentinel object rather than None."""
+    return None if type(value).__name__ == "Sentinel" else value
+
+
+@pytest.mark.parametrize("path, config_name, renames", COMMANDS, ids=[" ".join(c[0]) for c in COMMANDS])
+def test_a_commands_option_defaults_are_its_job_configs_defaults(path, config_name, renames):
+    """The command line run.json records leaves out every setting at its default: that is only the same
+    run when each option's default is the job config's default."""
+    import click
+
+    command = cli
+    for name in path:
+        command = command.commands[name]
+    config_cls = getattr(synthgap, config_name)
+    default = config_cls.model_validate({"variants": ["implicit"]} if config_name == "VariantsJobConfig" else {})
+    checked = 0
+    ctx = click.Context(command)
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.name in ("help",):
+            continue
+        name = renames.get(param.name, RENAMES.get(param.name, param.name))
+        value = _unset_is_none(param.get_default(ctx))
+        if param.multiple and value is None:
+            value = ()
+        if name is None:
+            continue
+        if name.startswith(("llm_", "assistant_")) or (name in ENGINE and name not in config_cls.model_fields):
+            continue  # engine options: checked against BackendSpec below
+        if param.name.startswith("no_") and name != param.name:
+            value = not value
+        if name not in config_cls.model_fields:
+            subs = [k for k in config_cls.model_fields if isinstance(getattr(default, k), BaseModel)
+                    and k not in ("engine", "assistant")]
+            if subs:
+                sub_default = getattr(default, subs[0])
+                assert name in type(sub_default).model_fields, (path, param.name)
+                assert getattr(type(sub_default).model_validate({name: value}), name) == getattr(sub_default, name), \
+                    (path, param.name, value)
+                checked += 1
+                continue
+            raise AssertionError(f"{' '.join(path)}: option {param.name} maps to no field of {config_name}")
+        made = config_cls.model_validate({**({"variants": ["implicit"]} if config_name == "VariantsJobConfig" else {}),
+                                          name: list(value) if isinstance(value, tuple) else value})
+        assert getattr(made, name) == getattr(default, name), (path, param.name, value, getattr(default, name))
+        checked += 1
+    assert checked >= 5, (path, checked)
+    if "engine" in config_cls.model_fields:
+        spec = getattr(default, "engine")
+        for param in command.params:
+            value = _unset_is_none(param.get_default(ctx))
+            if param.name in ENGINE and value is not None:
+                want = dict(value) if param.name == "engine_args" else value
+                assert getattr(spec, ENGINE[param.name]) == want, (path, param.name)

@@ -18,6 +18,7 @@ LAYERS = [
     {"personas"},
     {"generators"},
     {"extractors"},
+    {"verifiers"},
     {"comparators"},
     {"reports"},
     {"pipeline"},

@@ -126,7 +126,7 @@ def test_chained_variants_record_each_step(convs, taxonomy, personas):
     ("history:n=0", "n must be a whole number >= 1"),
     ("remove:style=loud", "style must be all, explicit or implicit"),
     ("shuffle:scope=galaxy", "scope must be history or corpus"),
-    ("distractors:kind=weird", "kind must be offtopic, thirdparty or mixed"),
+    ("distractors:kind=weird", "kind must be offtopic, thirdparty, situational or mixed"),
     ("implicit:q=1", "unknown parameter 'q'"),
     ("noise:preset=wild", "preset must be one of"),
 ])

@@ -46,6 +46,26 @@ THIRD_PARTY = {
     "life_event": "my {relation} is {phrase}",
 }
 
+# One-off situations and single mentions: (what the user says, the stable claim that would
+# overgeneralize it, the scope of what was said). An extractor that turns one into the other
+# overgeneralizes; the verifier's constructed labels are built from these (synthgap/verifiers).
+SITUATIONAL = [
+    ("I have a terrible headache today, so please keep it short.", "The user has chronic headaches.", "one-off"),
+    ("I'm in Lisbon this week for a conference.", "The user lives in Lisbon.", "one-off"),
+    ("My flight got delayed this morning, so I'm killing time.", "The user travels frequently.", "one-off"),
+    ("It's raining here today so I'm staying in.", "The user prefers staying indoors.", "one-off"),
+    ("I stayed up late last night watching a documentary about whales.",
+     "The user is passionate about marine biology.", "one-off"),
+    ("I'm borrowing my cousin's car for the weekend.", "The user owns a car.", "one-off"),
+    ("I had sushi for lunch yesterday.", "The user eats sushi regularly.", "habit"),
+    ("I went hiking last weekend with some friends.", "The user hikes regularly.", "habit"),
+    ("I tried yoga for the first time yesterday.", "The user practises yoga.", "habit"),
+    ("I cooked a curry for the first time last night.", "The user often cooks curry.", "habit"),
+    ("I watched a football match on TV last night.", "The user is a dedicated football fan.", "habit"),
+    ("I read a sci-fi novel on the train this morning.", "The user is an avid science fiction reader.", "habit"),
+]
+SITUATIONAL_REPLIES = ["Got it.", "Sure, I'll keep that in mind.", "Thanks for the context!", "Understood."]
+
 
 def _copy(conv: Conversation) -> Conversation:
     return conv.model_copy(deep=True)
@@ -69,10 +89,15 @@ def replace_text(conv: Conversation, turn: int, start: int, end: int, new: str) 
 
 
 def insert_turns(conv: Conversation, at: int, turns: list[Turn]) -> None:
-    """Insert turns before index `at`, moving later disclosures (and recorded turn indices)."""
+    """Insert turns before index `at`, moving later disclosures and the turns earlier distractor steps
+    recorded in `meta` (so a second step does not leave the first one's indices pointing elsewhere)."""
     conv.turns[at:at] = turns
     conv.disclosures = [d if d.turn < at else Disclosure(attribute_id=d.attribute_id, turn=d.turn + len(turns),
                                                          style=d.style, span=d.span) for d in conv.disclosures]
+    if conv.meta.get("distractors"):
+        conv.meta = dict(conv.meta)
+        conv.meta["distractors"] = [dict(e, turn=e["turn"] + len(turns)) if e["turn"] >= at else e
+                                    for e in conv.meta["distractors"]]
 
 
 def _rng(seed: int, name: str, key: str) -> random.Random:
@@ -161,9 +186,11 @@ def remove_disclosures(conv: Conversation, rng: random.Random, p: float = 1.0,
 
 def add_distractors(conv: Conversation, taxonomy: Taxonomy, rng: random.Random, k: int = 1,
                     kind: str = "mixed") -> tuple[Conversation, dict]:
-    """Insert k user/assistant exchanges: off-topic questions, or facts about someone else."""
-    if kind not in ("offtopic", "thirdparty", "mixed"):
-        raise SynthgapError(f"variant distractors: kind must be offtopic, thirdparty or mixed, not {kind!r}")
+    """Insert k user/assistant exchanges: off-topic questions, facts about someone else, or one-off situations
+    ("situational": never part of "mixed", so mixed outputs stay what they were)."""
+    if kind not in ("offtopic", "thirdparty", "situational", "mixed"):
+        raise SynthgapError(f"variant distractors: kind must be offtopic, thirdparty, situational or mixed, "
+                            f"not {kind!r}")
     out = _copy(conv)
     added = []
     for _ in range(k):
@@ -176,6 +203,11 @@ def add_distractors(conv: Conversation, taxonomy: Taxonomy, rng: random.Random, 
                 user_text, attr_key, value = made
                 reply = rng.choice(["That's nice to hear.", "Good to know.", "Thanks for sharing that.",
                                     "Sounds like they keep busy!"])
+        situation = None
+        if which == "situational":
+            situation = rng.choice(SITUATIONAL)
+            user_text, reply = situation[0], rng.choice(SITUATIONAL_REPLIES)
+            attr_key = value = None
         if which == "offtopic":
             user_text, reply = rng.choice(OFFTOPIC)
             attr_key = value = None
@@ -188,6 +220,8 @@ def add_distractors(conv: Conversation, taxonomy: Taxonomy, rng: random.Random, 
         entry = {"turn": at, "kind": which}
         if attr_key:
             entry.update({"attribute": attr_key, "value": value, "about": "third party"})
+        if situation is not None:
+            entry.update({"text": user_text, "overgeneralized": situation[1], "scope": situation[2]})
         added.append(entry)
     out.meta = dict(out.meta)
     out.meta["distractors"] = list(out.meta.get("distractors", [])) + added

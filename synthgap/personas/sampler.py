@@ -66,6 +66,16 @@ def persona_seed(seed: int, index: int) -> int:
     return derive_seed(seed, index)
 
 
+def attribute_statement(spec: AttrSpec, value: Any, locale: str) -> str:
+    """The "The user ..." statement of one value of a taxonomy attribute (as personas carry it)."""
+    phrase, article = value, "a"
+    if spec.kind == "categorical":
+        v = spec.value_spec(value, locale)
+        phrase, article = v.phrase, v.article
+    text = str(phrase)
+    return spec.statement.format(value=text, phrase=text, a_phrase=f"{article} {text}", name=text, first_name=text)
+
+
 class _Table:
     """Values and cumulative weights for one draw (cached per locale and condition values)."""
 
@@ -315,13 +325,7 @@ class PersonaSampler:
         key = (spec.key, value, locale)
         statement = self._statements.get(key)
         if statement is None:
-            phrase, article = value, "a"
-            if spec.kind == "categorical":
-                v = spec.value_spec(value, locale)
-                phrase, article = v.phrase, v.article
-            text = str(phrase)
-            statement = spec.statement.format(value=text, phrase=text, a_phrase=f"{article} {text}", name=text,
-                                              first_name=text)
+            statement = attribute_statement(spec, value, locale)
             if spec.kind in ("categorical", "numeric"):  # unique strings (names, companies) are not cached
                 self._statements[key] = statement
         return build(Attribute, id=spec.key, statement=statement, category=spec.category, value=value,

@@ -77,7 +77,8 @@ def test_a_third_party_value_the_user_also_has_is_not_called_overgeneralized(mad
     personas, histories = made
     history = next(h for h in histories if any(
         i.get("kind") == "thirdparty" for c in h.conversations for i in c.meta.get("distractors", [])))
-    item = next(i for c in history.conversations for i in c.meta.get("distractors", []) if i.get("kind") == "thirdparty")
+    item = next(i for c in history.conversations for i in c.meta.get("distractors", [])
+                if i.get("kind") == "thirdparty")
     persona = personas[history.user_id].model_copy(deep=True)
     from synthgap.personas.sampler import attribute_statement
 

@@ -1,0 +1,99 @@
+"""Features of a (claim, user history) pair for the lightweight verifier: how close the claim is to the
+user's own turns (sentence embeddings), and what the closest turn is (someone else's attribute, a
+one-off situation, a first-person statement), beside whether the claim asserts a lasting trait.
+
+Written out rather than learned end to end: a handful of named features train on a few hundred
+constructed claims in a second on CPU, and each one can be read (the study's distinctions are
+about whose attribute and over what time span, which are words, not topics).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..lexicon import FIRST_PERSON, KIN, RELATIONS
+from ..records import UserHistory
+from .claims import Claim
+
+# a turn about someone else: "my sister is ...", "our neighbour works as ..."
+_PEOPLE = sorted((KIN | RELATIONS | {"friend", "coworker", "colleague", "neighbour", "neighbor", "cousin", "flatmate",
+                                     "roommate", "boss", "aunt", "uncle", "grandma", "grandpa"})
+                 - {"job", "work", "home", "name", "age", "first", "main", "native", "diet", "health", "back"})
+THIRD_PARTY = re.compile(r"\b(?:my|our)\s+(?:" + "|".join(map(re.escape, _PEOPLE)) + r")\b"
+                         r"(?!['’]s\s+(?:house|place))", re.I)
+# a one-off time span or a first try
+ONE_OFF = re.compile(r"\b(?:today|tonight|yesterday|this (?:morning|afternoon|evening|week|weekend|month)|"
+                     r"last (?:night|week|weekend|month|time)|right now|at the moment|for the first time|"
+                     r"this time|once)\b", re.I)
+# a claim that asserts a lasting trait or habit
+LASTING = re.compile(r"\b(?:regularly|often|always|usually|frequently|chronic|avid|dedicated|passionate|habitually|"
+                     r"every (?:day|week)|lives in|owns)\b", re.I)
+_WORD = re.compile(r"[a-z']+")
+_STOP = frozenset("the user is a an of to in and or for with has have their they them who as at on by be "
+                  "was are it this that".split())
+
+NAMES = ("max_cosine", "top3_cosine", "breadth", "best_third_party", "best_one_off", "best_first_person",
+         "claim_lasting", "overlap", "turns_log")
+
+
+@dataclass
+class PairFeatures:
+    """The feature matrix of a list of claims, the turn each claim is closest to, and its cosine."""
+    matrix: np.ndarray
+    best_turn: list[tuple[str, int] | None]
+    best_cosine: np.ndarray
+
+
+def user_turns(history: UserHistory) -> list[tuple[tuple[str, int], str]]:
+    """((conversation id, turn index), text) of every user turn of a history."""
+    return [((conv.id, t), turn.content) for conv in history.conversations
+            for t, turn in enumerate(conv.turns) if turn.role == "user" and turn.content.strip()]
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.where(norms == 0, 1, norms)
+
+
+def pair_features(claims: Sequence[Claim], histories: dict[str, UserHistory],
+                  embed: Callable[[list[str]], np.ndarray], breadth_at: float = 0.5) -> PairFeatures:
+    """One row of `NAMES` per claim, against the user turns of its user's history (a claim whose user has
+    no turns gets zeros and no best turn)."""
+    turns = {uid: user_turns(h) for uid, h in histories.items()}
+    texts = sorted({text for items in turns.values() for _, text in items} | {c.statement for c in claims})
+    index = {text: i for i, text in enumerate(texts)}
+    vectors = _unit(np.asarray(embed(texts), dtype=np.float64)) if texts else np.zeros((0, 1))
+    rows, best, best_cos = [], [], []
+    for claim in claims:
+        items = turns.get(claim.user_id, [])
+        lasting = float(bool(LASTING.search(claim.statement)))
+        if not items:
+            rows.append([0, 0, 0, 0, 0, 0, lasting, 0, 0])
+            best.append(None)
+            best_cos.append(0.0)
+            continue
+        sims = vectors[[index[t] for _, t in items]] @ vectors[index[claim.statement]]
+        order = np.argsort(-sims, kind="stable")
+        where, text = items[order[0]]
+        words = _content_words(text)
+        claim_words = _content_words(claim.statement)
+        rows.append([sims[order[0]], float(np.mean(sims[order[:3]])), float(np.mean(sims >= breadth_at)),
+                     float(bool(THIRD_PARTY.search(text))), float(bool(ONE_OFF.search(text))),
+                     float(bool(set(_WORD.findall(text.lower())) & FIRST_PERSON)), lasting,
+                     len(words & claim_words) / len(claim_words) if claim_words else 0.0,
+                     float(np.log1p(len(items)))])
+        best.append(where)
+        best_cos.append(float(sims[order[0]]))
+    return PairFeatures(np.asarray(rows, dtype=np.float64).reshape(len(claims), len(NAMES)), best,
+                        np.asarray(best_cos))
+
+
+__all__ = ["LASTING", "NAMES", "ONE_OFF", "PairFeatures", "THIRD_PARTY", "pair_features", "user_turns"]

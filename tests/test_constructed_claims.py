@@ -42,7 +42,10 @@ def test_every_label_and_kind_is_made_with_its_evidence(made):
     for claim in claims:
         persona = personas[claim.user_id]
         own = {a.statement for a in persona.attributes}
-        if claim.label == "supported":
+        if claim.kind == "occasion":  # a one-off situation claimed as what it was
+            said = {s[0]: s for s in SITUATIONAL}[turns[claim.evidence[0]]]
+            assert claim.label == "supported" and said[3] == claim.statement and claim.scope == "one-off"
+        elif claim.label == "supported":
             assert claim.statement in own and claim.evidence
             for conv_id, t in claim.evidence:  # each evidence turn is a user turn that discloses the attribute
                 conv = next(c for c in users[claim.user_id].conversations if c.id == conv_id)
@@ -94,4 +97,4 @@ def test_situational_distractors_are_recorded_and_mixed_is_unchanged(made):
     _, histories = made
     entries = [i for h in histories for c in h.conversations for i in c.meta.get("distractors", [])
                if i["kind"] == "situational"]
-    assert entries and all({"text", "overgeneralized", "scope", "turn"} <= set(e) for e in entries)
+    assert entries and all({"text", "overgeneralized", "scope", "supported", "turn"} <= set(e) for e in entries)

@@ -47,22 +47,34 @@ THIRD_PARTY = {
 }
 
 # One-off situations and single mentions: (what the user says, the stable claim that would
-# overgeneralize it, the scope of what was said). An extractor that turns one into the other
-# overgeneralizes; the verifier's constructed labels are built from these (synthgap/verifiers).
+# overgeneralize it, the scope of what was said, a claim that keeps to that scope). An extractor that
+# turns the first into the second overgeneralizes; the last is supported. The verifier's constructed
+# labels are built from these (synthgap/verifiers).
 SITUATIONAL = [
-    ("I have a terrible headache today, so please keep it short.", "The user has chronic headaches.", "one-off"),
-    ("I'm in Lisbon this week for a conference.", "The user lives in Lisbon.", "one-off"),
-    ("My flight got delayed this morning, so I'm killing time.", "The user travels frequently.", "one-off"),
-    ("It's raining here today so I'm staying in.", "The user prefers staying indoors.", "one-off"),
+    ("I have a terrible headache today, so please keep it short.", "The user has chronic headaches.", "one-off",
+     "The user has a headache today."),
+    ("I'm in Lisbon this week for a conference.", "The user lives in Lisbon.", "one-off",
+     "The user is in Lisbon this week for a conference."),
+    ("My flight got delayed this morning, so I'm killing time.", "The user travels frequently.", "one-off",
+     "The user's flight was delayed this morning."),
+    ("It's raining here today so I'm staying in.", "The user prefers staying indoors.", "one-off",
+     "The user is staying in today because of the rain."),
     ("I stayed up late last night watching a documentary about whales.",
-     "The user is passionate about marine biology.", "one-off"),
-    ("I'm borrowing my cousin's car for the weekend.", "The user owns a car.", "one-off"),
-    ("I had sushi for lunch yesterday.", "The user eats sushi regularly.", "habit"),
-    ("I went hiking last weekend with some friends.", "The user hikes regularly.", "habit"),
-    ("I tried yoga for the first time yesterday.", "The user practises yoga.", "habit"),
-    ("I cooked a curry for the first time last night.", "The user often cooks curry.", "habit"),
-    ("I watched a football match on TV last night.", "The user is a dedicated football fan.", "habit"),
-    ("I read a sci-fi novel on the train this morning.", "The user is an avid science fiction reader.", "habit"),
+     "The user is passionate about marine biology.", "one-off",
+     "The user watched a documentary about whales last night."),
+    ("I'm borrowing my cousin's car for the weekend.", "The user owns a car.", "one-off",
+     "The user is borrowing a car for the weekend."),
+    ("I had sushi for lunch yesterday.", "The user eats sushi regularly.", "habit", "The user had sushi yesterday."),
+    ("I went hiking last weekend with some friends.", "The user hikes regularly.", "habit",
+     "The user went hiking last weekend."),
+    ("I tried yoga for the first time yesterday.", "The user practises yoga.", "habit",
+     "The user tried yoga for the first time yesterday."),
+    ("I cooked a curry for the first time last night.", "The user often cooks curry.", "habit",
+     "The user cooked a curry for the first time last night."),
+    ("I watched a football match on TV last night.", "The user is a dedicated football fan.", "habit",
+     "The user watched a football match last night."),
+    ("I read a sci-fi novel on the train this morning.", "The user is an avid science fiction reader.", "habit",
+     "The user read a sci-fi novel this morning."),
 ]
 SITUATIONAL_REPLIES = ["Got it.", "Sure, I'll keep that in mind.", "Thanks for the context!", "Understood."]
 
@@ -221,7 +233,8 @@ def add_distractors(conv: Conversation, taxonomy: Taxonomy, rng: random.Random, 
         if attr_key:
             entry.update({"attribute": attr_key, "value": value, "about": "third party"})
         if situation is not None:
-            entry.update({"text": user_text, "overgeneralized": situation[1], "scope": situation[2]})
+            entry.update({"text": user_text, "overgeneralized": situation[1], "scope": situation[2],
+                          "supported": situation[3]})
         added.append(entry)
     out.meta = dict(out.meta)
     out.meta["distractors"] = list(out.meta.get("distractors", [])) + added

@@ -4,7 +4,8 @@
   that disclose it, stated as the persona carries it;
 - *overgeneralized*: a third party's attribute (a `distractors:kind=thirdparty` turn) restated as the
   user's, and a one-off situation or single mention (`distractors:kind=situational`) restated as a
-  stable trait or habit, each with the turn it rests on;
+  stable trait or habit, each with the turn it rests on; the same occasion claimed as what it was
+  ("The user went hiking last weekend.") is *supported*, so scope, not topic, decides;
 - *unsupported*: another persona's attribute that this user does not have (a different value, or an
   attribute the user never had), with no evidence.
 
@@ -68,6 +69,9 @@ def overgeneralized_claims(history: UserHistory, persona: Persona, taxonomy) -> 
                 out.append(Claim(user_id=history.user_id, statement=item["overgeneralized"], label="overgeneralized",
                                  kind="single-mention" if scope == "habit" else "one-off", scope=scope,
                                  evidence=where))
+                if item.get("supported"):  # the same occasion, claimed as what it was: supported
+                    out.append(Claim(user_id=history.user_id, statement=item["supported"], label="supported",
+                                     kind="occasion", scope="one-off", evidence=where))
     return out
 
 
@@ -137,4 +141,5 @@ def balanced(claims: list[Claim], seed: int = 0) -> list[Claim]:
     return [c for i, c in enumerate(claims) if i in keep]
 
 
-__all__ = ["balanced", "constructed_claims", "constructed_set", "overgeneralized_claims", "supported_claims", "unsupported_claims"]
+__all__ = ["balanced", "constructed_claims", "constructed_set", "overgeneralized_claims", "supported_claims",
+           "unsupported_claims"]

@@ -29,6 +29,8 @@ THIRD_PARTY = re.compile(r"\b(?:my|our)\s+(?:" + "|".join(map(re.escape, _PEOPLE
 ONE_OFF = re.compile(r"\b(?:today|tonight|yesterday|this (?:morning|afternoon|evening|week|weekend|month)|"
                      r"last (?:night|week|weekend|month|time)|right now|at the moment|for the first time|"
                      r"this time|once)\b", re.I)
+# a claim that keeps to a situation (a current state, one occasion): it does not overgeneralize one
+CLAIM_SITUATIONAL = re.compile(ONE_OFF.pattern[:-3] + r"|currently|recently|these days|for now)\b", re.I)
 # a claim that asserts a lasting trait or habit
 LASTING = re.compile(r"\b(?:regularly|often|always|usually|frequently|chronic|avid|dedicated|passionate|habitually|"
                      r"every (?:day|week)|lives in|owns)\b", re.I)
@@ -37,7 +39,7 @@ _STOP = frozenset("the user is a an of to in and or for with has have their they
                   "was are it this that".split())
 
 NAMES = ("max_cosine", "top3_cosine", "breadth", "best_third_party", "best_one_off", "best_first_person",
-         "claim_lasting", "overlap", "turns_log")
+         "claim_lasting", "claim_situational", "overlap", "turns_log")
 
 
 @dataclass
@@ -75,8 +77,9 @@ def pair_features(claims: Sequence[Claim], histories: dict[str, UserHistory],
     for claim in claims:
         items = turns.get(claim.user_id, [])
         lasting = float(bool(LASTING.search(claim.statement)))
+        situational = float(bool(CLAIM_SITUATIONAL.search(claim.statement)))
         if not items:
-            rows.append([0, 0, 0, 0, 0, 0, lasting, 0, 0])
+            rows.append([0, 0, 0, 0, 0, 0, lasting, situational, 0, 0])
             best.append(None)
             best_cos.append(0.0)
             continue
@@ -87,7 +90,7 @@ def pair_features(claims: Sequence[Claim], histories: dict[str, UserHistory],
         claim_words = _content_words(claim.statement)
         rows.append([sims[order[0]], float(np.mean(sims[order[:3]])), float(np.mean(sims >= breadth_at)),
                      float(bool(THIRD_PARTY.search(text))), float(bool(ONE_OFF.search(text))),
-                     float(bool(set(_WORD.findall(text.lower())) & FIRST_PERSON)), lasting,
+                     float(bool(set(_WORD.findall(text.lower())) & FIRST_PERSON)), lasting, situational,
                      len(words & claim_words) / len(claim_words) if claim_words else 0.0,
                      float(np.log1p(len(items)))])
         best.append(where)
@@ -96,4 +99,5 @@ def pair_features(claims: Sequence[Claim], histories: dict[str, UserHistory],
                         np.asarray(best_cos))
 
 
-__all__ = ["LASTING", "NAMES", "ONE_OFF", "PairFeatures", "THIRD_PARTY", "pair_features", "user_turns"]
+__all__ = ["CLAIM_SITUATIONAL", "LASTING", "NAMES", "ONE_OFF", "PairFeatures", "THIRD_PARTY", "pair_features",
+           "user_turns"]

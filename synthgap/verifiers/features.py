@@ -51,9 +51,10 @@ class PairFeatures:
 
 
 def user_turns(history: UserHistory) -> list[tuple[tuple[str, int], str]]:
-    """((conversation id, turn index), text) of every user turn of a history."""
-    return [((conv.id, t), turn.content) for conv in history.conversations
-            for t, turn in enumerate(conv.turns) if turn.role == "user" and turn.content.strip()]
+    """((conversation id, turn index), text) of every user turn of a history (the extractors' walk)."""
+    from ..extractors.rules import user_turns as walk
+
+    return [((conv_id, t), text) for conv_id, t, text in walk(history)]
 
 
 def _content_words(text: str) -> set[str]:

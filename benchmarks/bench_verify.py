@@ -3,14 +3,18 @@
 1. constructed claims: personas (``--personas``, default 60, ``--quick`` 20, seed 0) with template
    conversations (2 per persona, 3 turns, realistic noise), one third-party and one one-off
    distractor each, light noise on top; a second set from other personas (seed 1, two thirds the
-   size) is the held-out test set (synthgap/verifiers/constructed.py).
+   size) is the held-out test set (synthgap/verifiers/constructed.py). Those two draw from the same
+   one-off situations and third-party attributes, so a second pair of sets draws them from disjoint
+   halves (`pool=train` / `pool=test` of the split seeded 0, synthgap/generators/variants.py).
 2. trained: the pair-feature logistic regression (synthgap/verifiers/trained.py) with the packaged
    MiniLM: fit seconds, claims/s of `verify` (embeddings cached after a first pass, and cold),
-   and macro F1 / overgeneralized F1 / kappa / AUC on the held-out set.
+   and macro F1 / overgeneralized F1 / kappa / AUC on the held-out set: with the same situations
+   (the earlier figure) and with held-out situations and third-party attributes, side by side.
 3. real corpora (when ../shared/corpora is there): the trained verifier on ConvAI2 and Persuasion
    For Good users (``--real-users``, default 150, ``--quick`` 40): AUC of own gold attributes over
    other users' (1 - P(unsupported)), and of inserted third-party / one-off restatements over own
-   attributes (P(overgeneralized)), each with a user-bootstrap interval (synthgap/verifiers/evaluation.py).
+   attributes (P(overgeneralized)), each with a user-bootstrap interval (synthgap/verifiers/evaluation.py);
+   the latter also for a verifier trained on the train half with test-half distractors inserted.
 4. llm: the LLM judge through llama.cpp with the packaged Qwen2.5-Coder-0.5B (``--llm-model``) on
    the first ``--llm-claims`` held-out claims (default 12, ``--quick`` 4), no cache: claims/s,
    the share that parsed, and agreement with the constructed labels. ``--no-llm`` skips it.
@@ -33,10 +37,13 @@ CORPORA = REPO.parent / "shared" / "corpora"
 REAL = {"convai2": CORPORA / "convai2_wild_intermediate.json", "persuasionforgood": CORPORA / "persuasionforgood_dev"}
 
 
-def constructed(folder: Path, seed: int, n: int):
+def constructed(folder: Path, seed: int, n: int, pool: str = "all"):
     from synthgap.verifiers.constructed import constructed_set
 
-    return constructed_set(folder, personas=n, seed=seed)
+    return constructed_set(folder, personas=n, seed=seed, pool=pool, split=SPLIT)
+
+
+SPLIT = 0  # the seed of the train/test halves of situations and third-party attributes
 
 
 def bench_trained(train, test, cache: Path) -> dict:
@@ -64,7 +71,19 @@ def bench_trained(train, test, cache: Path) -> dict:
             "coefficients": verifier.coefficients()}
 
 
-def bench_real(train, users: int) -> dict:
+def held_out_scores(train, test, cache: Path) -> dict:
+    """Scores on `test` of a verifier fitted on `train` (no timing)."""
+    from synthgap.embedding import Embedder
+    from synthgap.verifiers.trained import TrainedVerifier, scores
+
+    verifier = TrainedVerifier(Embedder(cache_path=cache / "warm").embed).fit(*train)
+    probabilities, _ = verifier.probabilities(*test)
+    verdicts = verifier.verify(*test)
+    return {"claims_train": len(train[0]), "claims_test": len(test[0]),
+            "scores": scores([c.label for c in test[0]], [v.label for v in verdicts], probabilities)}
+
+
+def bench_real(train, users: int, pool: str = "all") -> dict:
     from synthgap.corpora import load
     from synthgap.embedding import Embedder
     from synthgap.personas.taxonomy import load_taxonomy
@@ -76,7 +95,8 @@ def bench_real(train, users: int) -> dict:
     for name, path in REAL.items():
         if path.exists():
             histories = list(load(str(path), unit="user").users())
-            out[name] = separation(verifier, histories, load_taxonomy(), seed=0, max_users=users)
+            out[name] = separation(verifier, histories, load_taxonomy(), seed=0, max_users=users, pool=pool,
+                                   split=SPLIT)
     return out
 
 
@@ -117,8 +137,12 @@ def main(argv=None) -> int:
         work = Path(tmp)
         train = constructed(work / "train", 0, args.personas)
         test = constructed(work / "test", 1, max(6, args.personas * 2 // 3))
+        train_half = constructed(work / "train-half", 0, args.personas, "train")
+        test_half = constructed(work / "test-half", 1, max(6, args.personas * 2 // 3), "test")
         figures = {"personas": args.personas, "trained": bench_trained(train, test, work / "cache"),
-                   "real": bench_real(train, args.real_users)}
+                   "trained_held_out": held_out_scores(train_half, test_half, work / "cache"),
+                   "real": bench_real(train, args.real_users),
+                   "real_held_out": bench_real(train_half, args.real_users, "test")}
         if not args.no_llm:
             figures["llm"] = bench_llm(test, args.llm_claims, args.llm_model, work / "cache")
     t = figures["trained"]
@@ -128,11 +152,22 @@ def main(argv=None) -> int:
     print(f"{'trained (warm embeddings)':<28}{t['claims_per_s_warm']:>12}{s['macro_f1']:>10}"
           f"{s['overgeneralized_f1']:>10}{s['kappa']:>8}{s.get('auc_ovr', float('nan')):>8}")
     print(f"{'trained (cold)':<28}{t['claims_per_s_cold']:>12}   (fit {t['fit_s']} s)")
+    h = figures["trained_held_out"]
+    print(f"held-out constructed scores{'':<13}{'macro F1':>10}{'over. F1':>10}{'kappa':>8}{'AUC':>8}"
+          f"{'train/test claims':>19}")
+    for label, r in (("same situations (earlier)", t), ("held-out situations+3rd-party", h)):
+        q = r["scores"]
+        print(f"{label:<40}{q['macro_f1']:>10}{q['overgeneralized_f1']:>10}{q['kappa']:>8}"
+              f"{q.get('auc_ovr', float('nan')):>8}{str(r['claims_train']) + '/' + str(r['claims_test']):>19}")
     for name, r in figures["real"].items():
         a, b = r["own_vs_other"], r["overgeneralized_vs_own"]
         print(f"{name}: own vs other users' attributes AUC {a['auc']} {a['ci95']} ({a['positive']} vs "
               f"{a['negative']} claims, {a['users']} users); inserted overgeneralizations vs own AUC {b['auc']} "
               f"{b['ci95']}")
+        if name in figures["real_held_out"]:
+            c = figures["real_held_out"][name]["overgeneralized_vs_own"]
+            print(f"{name}: held-out (train-half verifier, test-half insertions) overgeneralizations vs own AUC "
+                  f"{c['auc']} {c['ci95']} (same situations: {b['auc']})")
     if "llm" in figures:
         q = figures["llm"]
         print(f"{'llm judge ' + q['model']:<28}{q['claims_per_s']:>12}   parsed {q['parsed']}/{q['claims']}, "

@@ -49,13 +49,14 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from .comparators.cli import agreement, compare, verify
+    from .comparators.cli import agreement, compare
     from .corpora.cli import corpus
     from .extractors.cli import extract
     from .generators.cli import generate, variants
     from .personas.cli import personas
     from .pipeline.cli import run
     from .reports.cli import report
+    from .verifiers.cli import verify
 
     cli.add_command(corpus)
     cli.add_command(personas)

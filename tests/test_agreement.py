@@ -13,7 +13,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from synthgap.cli import cli
 from synthgap.comparators.agreement import agreement, cohen_kappa, fleiss_kappa, krippendorff_alpha
-from synthgap.comparators.labels import LabelError, label_table, read_long, read_relevance
+from synthgap.labels import LabelError, label_table, read_long, read_relevance
 
 NAN = np.nan
 

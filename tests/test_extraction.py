@@ -1,4 +1,4 @@
-"""LLM extractor (scripted and Qwen), extraction difficulty, overgeneralization, the verifier, and the CLI."""
+"""LLM extractor (scripted and Qwen), extraction difficulty judged by the verifier, and the CLI."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from synthgap.comparators.extraction import ExtractionComparison, ExtractionConfig, statistics
-from synthgap.comparators.overgeneralization import Assessment, ScopeReader, assess, verify
 from synthgap.extractors.llm_extractor import LLMExtractConfig, LLMExtractor, merge_statements, windows
 from synthgap.extractors.rules import RulesExtractor, extract_histories
 from synthgap.records import Attribute, Conversation, Evidence, Turn, UserHistory
@@ -101,58 +100,48 @@ def test_merge_without_embeddings_only_merges_identical_statements():
     assert merged[0]["evidence"] == [("c", 0), ("c", 1)]
 
 
-# -- overgeneralization ---------------------------------------------------------------------------------
-
-def test_claim_scope_from_the_tags():
-    reader = ScopeReader()
-    got = reader.scopes(["The user is a nurse.", "The user is planning a trip to Japan.",
-                         "The user may be fascinated by Chinese history.", "The user needs help with a letter.",
-                         "The user prefers short answers.", "The user asked about Python decorators."])
-    assert got == ["stable", "situational", "stable", "situational", "stable", "situational"]
-
-
-def test_overgeneralization_flags_a_stable_claim_from_one_request_only():
-    ev = [Evidence(conversation_id="c0", turn=0)]
-    request = Attribute(id="a", statement="The user is interested in Taoist stories.", evidence=ev)
-    stated = assess(request, "stable", stable={("c0", 0)})  # the turn states a stable fact itself
-    assert not stated.flag and stated.score == 0
-    narrow = assess(request, "stable", stable=set())
-    assert narrow.flag and narrow.score == 1 and narrow.conversations == 1
-    broad = assess(Attribute(id="b", statement="The user may like tea.",
-                             evidence=[Evidence(conversation_id=c, turn=0) for c in ("c0", "c1", "c2")]),
-                   "stable", stable=set())
-    assert not broad.flag and broad.hedged and broad.conversations == 3
-    assert not assess(request, "situational", stable=set()).flag
-
-
-def test_verifier_learns_labels_that_follow_the_features():
-    rng = np.random.default_rng(0)
-    n = 120
-    flags = rng.random(n) < 0.4
-    assessments = [Assessment("stable" if f else "situational", 1 if f else 3, 1, not f, False,
-                              1.0 if f else 0.0, bool(f)) for f in flags]
-    labels = ["bad" if f else "ok" for f in flags]
-    labels[0] = "unsure"
-    report = verify(rng.normal(size=(n, 8)), assessments, labels, groups=[f"u{i % 30}" for i in range(n)])
-    assert report.f1 > 0.9 and report.kappa > 0.8 and report.dropped_unsure == 1 and report.n == n - 1
-    shuffled = verify(rng.normal(size=(n, 8)), assessments, list(rng.permutation(labels)), seed=1)
-    assert shuffled.f1 < report.f1
-    with pytest.raises(Exception, match="ok, unsure or bad"):
-        verify(np.zeros((n, 2)), assessments, ["fine"] * n)
-
-
 # -- extraction difficulty --------------------------------------------------------------------------------
 
 def test_statistics_are_ratios_of_sums_and_weights_resample_users():
-    # tokens, attributes, single, hedged, with_evidence, supported, flagged, matched, extracted, gold
-    rows = np.array([[100, 2, 2, 0, 2, 1, 1, 1, 2, 4], [900, 8, 4, 2, 8, 8, 0, 3, 8, 4]], dtype=float)
+    # tokens, attributes, single, hedged, answered, supported, overgeneralized, unsupported, extracted, matched,
+    # gold, matched_stated, gold_stated
+    rows = np.array([[100, 2, 2, 0, 2, 1, 1, 0, 2, 1, 4, 1, 2],
+                     [900, 8, 4, 2, 8, 6, 0, 2, 8, 3, 4, 2, 2]], dtype=float)
     s = statistics(rows)
     assert s["attributes_per_1k_tokens"][0] == pytest.approx(10.0)
     assert s["precision"][0] == pytest.approx(0.4) and s["recall"][0] == pytest.approx(0.5)
     assert s["f1"][0] == pytest.approx(2 * 0.4 * 0.5 / 0.9)
-    assert s["support_rate"][0] == pytest.approx(0.9) and s["overgeneralization_rate"][0] == pytest.approx(0.1)
+    assert s["recall_stated"][0] == pytest.approx(0.75)
+    assert s["f1_stated"][0] == pytest.approx(2 * 0.3 * 0.75 / 1.05)
+    assert s["supported_share"][0] == pytest.approx(0.7) and s["overgeneralization_rate"][0] == pytest.approx(0.1)
+    assert s["unsupported_rate"][0] == pytest.approx(0.2)
     only_first = statistics(rows, np.array([[2], [0]]))
     assert only_first["attributes_per_1k_tokens"][0] == pytest.approx(20.0)
+
+
+def test_matched_history_sizes_compare_within_common_bins_by_the_first_corpus_mix():
+    from synthgap.comparators.extraction import _COLS, matched_rate_difference
+
+    def rows(pairs):  # (answered, overgeneralized) per user
+        out = np.zeros((len(pairs), len(_COLS)))
+        out[:, _COLS.index("answered")] = [a for a, _ in pairs]
+        out[:, _COLS.index("overgeneralized")] = [o for _, o in pairs]
+        return out
+
+    # real: one-conversation users overgeneralize 0.5, long histories 0.1; synthetic: the same rates per bin
+    # but only long histories, so the raw rates differ (0.3 vs 0.1) while the matched difference is 0
+    real = rows([(2, 1), (2, 1), (10, 1), (10, 1)])
+    synthetic = rows([(10, 1), (10, 1)])
+    one = lambda r: np.ones((len(r), 1))  # noqa: E731
+    diff, common = matched_rate_difference(real, ["short", "short", "long", "long"], synthetic, ["long", "long"],
+                                           one(real), one(synthetic))
+    assert common == ["long"] and diff[0] == pytest.approx(0.0)
+    raw = statistics(real)["overgeneralization_rate"][0] - statistics(synthetic)["overgeneralization_rate"][0]
+    assert raw == pytest.approx(4 / 24 - 0.1)
+    diff, common = matched_rate_difference(real, ["short", "short", "long", "long"], rows([(2, 0), (10, 1)]),
+                                           ["short", "long"], one(real), np.ones((2, 1)))
+    # weights 4/24 (short) and 20/24 (long): 4/24 x (0.5 - 0) + 20/24 x (0.1 - 0.1)
+    assert common == ["long", "short"] and diff[0] == pytest.approx(4 / 24 * 0.5)
 
 
 def _synthetic_corpus(tmp_path, n=30, seed=3):
@@ -169,11 +158,14 @@ def test_extraction_comparison_on_real_survey_gold_and_synthetic_personas(tmp_pa
     from synthgap.personas.reference import read_personas
 
     people, convs = _synthetic_corpus(tmp_path)
+    from synthgap.verifiers.jobs import build_verifier
+
     rules = RulesExtractor()
-    embed = Embedder(cache_path=tmp_path / "cache").embed
-    comparison = ExtractionComparison(lambda hs: extract_histories(rules, hs), embed,
+    embedder = Embedder(cache_path=tmp_path / "cache")
+    verifier = build_verifier(embedder=embedder)
+    comparison = ExtractionComparison(lambda hs: extract_histories(rules, hs), embedder.embed, verifier.verify,
                                       ExtractionConfig(sample_users=40, bootstrap=50),
-                                      {p.id: p for p in read_personas(people)}, rules=rules)
+                                      {p.id: p for p in read_personas(people)})
     real = list(load(corpora / "persuasionforgood_dev", unit="user").users())
     results, section = comparison.measure(("pfg", real), [("templates", list(load(convs, unit="user").users()))])
     pfg, syn = section["corpora"]["pfg"], section["corpora"]["templates"]
@@ -181,8 +173,18 @@ def test_extraction_comparison_on_real_survey_gold_and_synthetic_personas(tmp_pa
     f1_real, f1_syn = pfg["statistics"]["f1"]["value"], syn["statistics"]["f1"]["value"]
     assert f1_syn > 0.3 and f1_real < 0.1  # survey answers are rarely said in a persuasion chat
     assert syn["match"]["by_style"]["explicit"]["recall"] > 0.6
+    # the gold is told apart by how it was obtained, and the survey's is almost never stated in the chat
+    (survey,) = pfg["gold_provenance"].values()
+    assert "survey" in next(iter(pfg["gold_provenance"])) and survey["stated"] < 0.1 * survey["gold"]
+    assert set(syn["gold_provenance"]) == {"disclosed"}
+    for key in ("supported_share", "overgeneralization_rate", "unsupported_rate"):
+        for side in (pfg, syn):
+            v = side["statistics"][key]
+            assert v["value"] is not None and v["ci95"][0] <= v["value"] <= v["ci95"][1]
     names = {r.name: r for r in results["templates"]}
-    assert set(names) >= {"extraction_f1", "extraction_attributes_per_1k_tokens", "extraction_overgeneralization_rate"}
+    assert set(names) >= {"extraction_f1", "extraction_attributes_per_1k_tokens", "extraction_overgeneralization_rate",
+                          "extraction_supported_share", "extraction_overgeneralization_rate_matched"}
+    assert all(r.paired() is not None for r in names.values() if r.name != "extraction_hedged_share")
     f1 = names["extraction_f1"]
     assert f1.value == pytest.approx(f1_real - f1_syn) and f1.ci95[0] <= f1.value <= f1.ci95[1]
     assert f1.details["real"] == pytest.approx(f1_real)
@@ -222,6 +224,18 @@ def test_compare_with_extraction_adds_the_family(tmp_path, corpora):
     assert corpora_[data["real"]["label"]]["gold"] and corpora_[data["synthetic"][0]["label"]]["gold"]
     f1 = next(m for m in fam if m["name"] == "extraction_f1")
     assert f1["real_vs_synthetic"] == pytest.approx(f1["details"]["real"] - f1["details"]["synthetic"], abs=1e-5)
+    # every attribute judged by the verifier, never the extractor; each statistic with its paired verdict
+    section = data["extraction"]
+    assert section["verifier"]["verifier"] == "trained" and section["config"]["verifier"] == "trained"
+    by_name = {m["name"]: m for m in fam}
+    for name in ("extraction_supported_share", "extraction_overgeneralization_rate", "extraction_f1"):
+        assert by_name[name]["difference"] is not None and by_name[name]["beyond_baseline"] is not None, name
+    matched = section["matched_history"][data["synthetic"][0]["label"]]
+    assert ("extraction_overgeneralization_rate_matched" in by_name) == bool(matched.get("matched")), matched
+    real = corpora_[data["real"]["label"]]
+    assert real["statistics"]["overgeneralization_rate"]["value"] is not None  # not 0 by construction any more
+    for key, value in real["statistics"].items():
+        assert value["value"] is not None or value.get("why"), key  # nothing missing without its reason
 
 
 @pytest.mark.slow
@@ -241,33 +255,6 @@ def test_llm_extractor_with_qwen_on_real_and_synthetic_samples(tmp_path, corpora
         for u in users:
             for a in u["attributes"]:
                 assert a["statement"].startswith("The user") and a["confidence"] >= 0.4 and a["evidence"]
-
-
-def test_verify_cli_scores_flags_and_a_verifier_against_labels(tmp_path):
-    _, convs = _synthetic_corpus(tmp_path, n=40)
-    attrs = tmp_path / "a.jsonl"
-    assert run_cli("extract", convs, "-o", attrs).exit_code == 0
-    rows = []
-    for line in attrs.read_text().splitlines():
-        user = json.loads(line)
-        for a in user["attributes"]:  # "humans" who call every situational attribute bad
-            rows.append({"user_id": user["user_id"], "statement": a["statement"],
-                         "label": "bad" if a["stability"] == "situational" else "ok"})
-    labels = tmp_path / "labels.jsonl"
-    labels.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    result = run_cli("verify", attrs, "--source", convs, "--labels", labels, "--json", "-o", tmp_path / "v")
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.output.strip().splitlines()[-1])
-    assert data["overgeneralization"]["attributes"] == len(rows)
-    verifier = data["verifier"]
-    assert verifier["n"] == len(rows) and verifier["label_counts"]["labels matched to attributes"] == len(rows)
-    assert verifier["f1"] > 0.6 and verifier["kappa"] > 0.4  # the scope features carry the humans' rule
-    assessed = [json.loads(x) for x in (tmp_path / "v" / "assessments.jsonl").read_text().splitlines()]
-    assert len(assessed) == len(rows) and {"scope", "score", "flag", "conversations"} <= set(assessed[0])
-    broken = tmp_path / "broken.jsonl"
-    broken.write_text(labels.read_text().splitlines()[0] + "\n{oops\n")
-    result = run_cli("verify", attrs, "--source", convs, "--labels", broken)
-    assert result.exit_code == 1 and "broken.jsonl" in result.output and "line 2" in result.output
 
 
 def test_vague_statements_are_sent_back():

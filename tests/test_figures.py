@@ -43,7 +43,7 @@ def make_results() -> dict:
             _metric("politeness", "style", s, 0.0, [0.0, 0.01], 0.0, [0.0, 0.01], None),
             _metric("extraction_overgeneralization_rate", "extraction", s, 0.02, [-0.01, 0.05], 0.04, [0.0, 0.1],
                     0.5, rng=(None, None), ideal=0.0),
-            _metric("extraction_support_rate", "extraction", s, 0.4, [0.3, 0.5], -0.05, [-0.1, 0.0], 8.0,
+            _metric("extraction_supported_share", "extraction", s, 0.4, [0.3, 0.5], -0.05, [-0.1, 0.0], 8.0,
                     rng=(None, None), ideal=0.0),
         ]
     real_style = {"length_tokens": _numeric(1, 600, 40), "oov_rate": _numeric(0, 0.5, 0.03),
@@ -56,10 +56,12 @@ def make_results() -> dict:
                       "real": [[0.1 * i, -0.05 * i] for i in range(10)],
                       "synthetic": [[k - 0.1 * i, 0.02 * i] for i in range(10)]} for s, k in (("a", 1), ("b", 2))}
 
-    def corpus(rate, ci, by_category=None):
+    def corpus(rate, ci, by_category=None, supported=0.9):
         out = {"users": 20, "attributes": 30,
                "statistics": {"overgeneralization_rate": {"value": rate, "ci95": ci},
-                              "support_rate": {"value": 0.9, "ci95": [0.8, 1.0]}}}
+                              "supported_share": {"value": supported,
+                                                  "ci95": [supported - 0.1, min(1.0, supported + 0.1)]},
+                              "f1": {"value": None, "ci95": None, "why": "no gold in this corpus"}}}
         if by_category is not None:
             out["match"] = {"overall": {"f1": 0.6}, "by_category": by_category}
         return out
@@ -67,7 +69,7 @@ def make_results() -> dict:
     extraction = {"config": {"extractor": "rules"}, "corpora": {
         "a": corpus(0.01, [0.0, 0.03], {"demographics": {"precision": 1.0, "recall": 0.5, "f1": 0.667},
                                         "constraints": {"precision": 0.5, "recall": 0.5, "f1": 0.5}}),
-        "real": corpus(0.03, [0.0, 0.09]),
+        "real": corpus(0.03, [0.0, 0.09], supported=0.7),
         "b": corpus(0.0, [0.0, 0.0], {"demographics": {"precision": 0.8, "recall": 0.6, "f1": 0.686},
                                       "health_body": {"precision": 0.2, "recall": 0.4, "f1": 0.267}}),
     }}
@@ -165,7 +167,7 @@ def test_ratio_points_are_the_ratios_on_their_rows():
     ax = _ratio_axes(results)
     rows = [t.get_text() for t in ax.get_yticklabels()]
     # family order, metrics without a ratio left out, overgeneralization in its own family after extraction
-    assert rows == ["c2st_auc", "prdc_recall", "length_tokens", "extraction_support_rate",
+    assert rows == ["c2st_auc", "prdc_recall", "length_tokens", "extraction_supported_share",
                     "extraction_overgeneralization_rate"]
     assert ax.get_xscale() == "log"
     expected = {(m["synthetic"], m["name"]): m["ratio_to_baseline"] for m in results["metrics"]
@@ -201,13 +203,27 @@ def test_extraction_f1_bars_are_the_f1_values(drawn):
 
 
 def test_overgeneralization_real_first_with_intervals(drawn):
-    ax = drawn["overgeneralization"].figure.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["real", "a", "b"]
-    assert [p.get_height() for p in ax.patches] == pytest.approx([0.03, 0.01, 0.0])
-    assert len({p.get_facecolor() for p in ax.patches}) == 3
-    (bars,) = [c for c in ax.containers if type(c).__name__ == "BarContainer"]
-    caps = bars.errorbar.lines[2][0].get_segments()
-    assert [y for s in caps for y in (s[0][1], s[1][1])] == pytest.approx([0.0, 0.09, 0.0, 0.03, 0.0, 0.0])
+    supported, overgen = drawn["overgeneralization"].figure.axes
+    assert [ax.get_title() for ax in (supported, overgen)] == ["supported share", "overgeneralization rate"]
+    for ax, heights, caps in ((supported, [0.7, 0.9, 0.9], [0.6, 0.8, 0.8, 1.0, 0.8, 1.0]),
+                              (overgen, [0.03, 0.01, 0.0], [0.0, 0.09, 0.0, 0.03, 0.0, 0.0])):
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["real", "a", "b"]
+        assert [p.get_height() for p in ax.patches] == pytest.approx(heights)
+        assert len({p.get_facecolor() for p in ax.patches}) == 3
+        (bars,) = [c for c in ax.containers if type(c).__name__ == "BarContainer"]
+        segments = bars.errorbar.lines[2][0].get_segments()
+        assert [y for s in segments for y in (s[0][1], s[1][1])] == pytest.approx(caps)
+        assert [t.get_text() for t in ax.texts] == [figures.fmt(h) for h in heights]
+
+
+def test_overgeneralization_marks_a_corpus_without_a_value():
+    results = make_results()
+    results["extraction"]["corpora"]["b"]["statistics"]["overgeneralization_rate"] = {
+        "value": None, "ci95": None, "why": "no attribute the verifier answered"}
+    (d,) = [d for d in figures.draw(results) if d.name == "overgeneralization"]
+    ax = d.figure.axes[1]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["real", "a", "b"]  # kept in its place
+    assert [t.get_text() for t in ax.texts] == ["0.030", "0.010", "n/a"]
 
 
 def test_style_uses_log_x_only_for_features_spanning_magnitudes(drawn):

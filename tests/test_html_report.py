@@ -17,7 +17,7 @@ import markupsafe
 import pytest
 
 from synthgap.reports import html
-from synthgap.reports.summary import FAMILY_TITLES, extraction_table, families, rows
+from synthgap.reports.summary import FAMILY_TITLES, extraction_blocks, families, rows
 
 HOSTILE = "<script>alert(1)</script> & co"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,9 +32,20 @@ def metric(synthetic, family, name, value, base, ci, base_ci, ratio, beyond):
 
 
 def stats(f1, per_1k, overgen):
-    return {"f1": {"value": f1, "ci95": None if f1 is None else [f1 - 0.05, f1 + 0.05]},
-            "attributes_per_1k_tokens": {"value": per_1k, "ci95": [per_1k * 0.8, per_1k * 1.2]},
-            "overgeneralization_rate": {"value": overgen, "ci95": [0.0, overgen + 0.05]}}
+    return {"supported_share": {"value": 0.9 - overgen, "ci95": [0.8 - overgen, 1.0 - overgen]},
+            "overgeneralization_rate": {"value": overgen, "ci95": [0.0, overgen + 0.05]},
+            "f1": {"value": f1, "ci95": [f1 - 0.05, f1 + 0.05]} if f1 is not None else
+            {"value": None, "ci95": None, "why": "no gold in this corpus"},
+            "attributes_per_1k_tokens": {"value": per_1k, "ci95": [per_1k * 0.8, per_1k * 1.2]}}
+
+
+GROUPS = {"verified": ["supported_share", "overgeneralization_rate"], "gold": ["f1"],
+          "descriptors": ["attributes_per_1k_tokens"]}
+
+
+def by_history(rate):
+    return {"answered": 30, "unanswered": 0, "overgeneralized_scope": {"one-off": 1},
+            "by_history": {"conversations": {"1": {"users": 40, "attributes": 30, "overgeneralization_rate": rate}}}}
 
 
 def make_results(synthetic=("templates", "messy & co"), note="3 long turns: spaCy features read their first 3000 "
@@ -56,17 +67,24 @@ def make_results(synthetic=("templates", "messy & co"), note="3 long turns: spaC
                    [-7.035, 3.639], 65.7, True),
             metric(label, "extraction", "extraction_overgeneralization_rate", 0.017, 0.01, [-0.02, 0.05],
                    [-0.03, 0.04], 1.2, False),
+            metric(label, "extraction", "extraction_supported_share", 0.2, 0.01, [0.1, 0.3], [-0.03, 0.04], 20.0, True),
         ]
-    corpora = {"sharegpt": {"users": 40, "attributes": 35, "statistics": stats(None, 3.29, 0.029)}}
+    corpora = {"sharegpt": {"users": 40, "attributes": 35, "gold": False, "statistics": stats(None, 3.29, 0.029),
+                            "groups": GROUPS, "verifier": by_history(0.029)}}
     for k, label in enumerate(synthetic):
-        corpora[label] = {"users": 40, "attributes": 172, "statistics": stats(0.64 - 0.1 * k, 33.4, 0.012)}
+        corpora[label] = {"users": 40, "attributes": 172, "gold": True,
+                          "statistics": stats(0.64 - 0.1 * k, 33.4, 0.012),
+                          "groups": GROUPS, "verifier": by_history(0.012),
+                          "gold_provenance": {"disclosed": {"gold": 100, "stated": 40}}}
     return {
         "schema": "synthgap/compare-results/1", "config": {"unit": "turn", "sample": 150, "seed": 0},
         "real": {"label": "sharegpt", "source": "sharegpt", "unit": "turn", "units": 61293},
         "synthetic": [{"label": s, "source": f"c{k}.jsonl", "unit": "turn", "units": 540}
                       for k, s in enumerate(synthetic)],
         "metrics": metrics,
-        "extraction": {"config": {"extractor": "rules", "sample_users": 40}, "corpora": corpora},
+        "extraction": {"config": {"extractor": "rules", "sample_users": 40, "verifier": "trained"},
+                       "verifier": {"verifier": "trained", "trained_on": {"claims": 701}}, "corpora": corpora,
+                       "matched_history": {s: {"why": "no shared history size"} for s in synthetic}},
         "agreement": {"groups": {"human-human": 0.61, "model-human": 0.42},
                       "selection_rate": {"annotator_1": 0.3, "model_a": 0.45, "model_b": None}},
         "notes": [note],
@@ -127,10 +145,22 @@ def test_content_matches_the_markdown_report(images):
     for family in families(results):
         assert f'<section id="family-{family}"' in page
         assert f"<h2>{FAMILY_TITLES[family]}</h2>" in page
+    for family in ("extraction", "overgeneralization"):  # real vs each synthetic corpus, every cell shown
+        body = section(page, f"family-{family}")
+        tables = [b.table for b in extraction_blocks(results, family) if b.table is not None]
+        assert body.count("<table") == len(tables) >= 2
+        for table in tables:
+            assert all(html_escape(h) in body for h in table.header)
+            for cells in table.body:
+                assert all(html_escape(c) in body for c in cells), cells
     extraction = section(page, "family-extraction")
-    assert "Extractor: <code>rules</code>" in extraction and "messy &amp; co (40 users)" in extraction
-    for cells in extraction_table(results["extraction"]).body:
-        assert all(html_escape(c) in extraction for c in cells)
+    assert "Extractor: rules." in extraction and "messy &amp; co (40 users, 172 attributes)" in extraction
+    assert "<h3>sharegpt (real) vs messy &amp; co (synthetic)</h3>" in extraction
+    assert extraction.count("n/a — no gold in this corpus") == 3  # F1 of sharegpt in both pairs, and its provenance
+    assert extraction.count('class="badge v-nobaseline">n/a — sharegpt: no gold in this corpus') == 2
+    over = section(page, "family-overgeneralization")
+    assert over.count("n/a — no shared history size") == 2 * 4  # two cells and the verdict of each matched row, text
+    assert "Overgeneralization rate by history size" in over and "0.029 (30 attributes, 40 users)" in over
     agreement = section(page, "family-agreement")
     assert "mean pairwise kappa" in agreement and "model-human" in agreement and "0.420" in agreement
     assert "spaCy features read their first 3000 characters" in section(page, "notes")

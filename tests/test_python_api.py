@@ -70,6 +70,9 @@ def test_the_readme_example_runs_and_matches_the_cli_byte_for_byte(tmp_path, cap
     assert "command: `compare --real sharegpt --synthetic templates=runs/api/templates.jsonl" in shell_md[1]
 
 
+# the verifier's options: fields of the config's `verifier` section (the judge's engine is checked like any engine)
+VERIFIER = {"verifier_kind": "verifier.kind", "verifier_model": "verifier.model",
+            "verifier_personas": "verifier.train_personas"}
 # command -> (its job config, click parameter -> config field where the names differ; None: not a setting)
 RENAMES = {"taxonomy_files": "taxonomy", "template_dirs": "templates", "prompt_dirs": "prompts"}
 COMMANDS = [
@@ -83,7 +86,11 @@ COMMANDS = [
     (("extract",), "ExtractJobConfig", {"source": None, "output": None}),
     (("compare",), "CompareJobConfig", {"no_match": "match", "no_sensitivity": "sensitivity", "outdir": None,
                                         "quiet": None, "real": None, "synthetic": None, "also_real": None,
-                                        "persona_files": None}),
+                                        "persona_files": None, **VERIFIER}),
+    (("verify", "attributes"), "VerifyJobConfig", {"label_file": None, "source": None, "as_json": None, "output": None,
+                                                   **VERIFIER}),
+    (("verify", "train"), "TrainVerifierConfig", {"label_file": None, "attributes": None, "source": None,
+                                                  "as_json": None, "output": None}),
 ]
 ENGINE = {"backend": "kind", "model": "model", "base_url": "base_url", "api_key_env": "api_key_env",
           "concurrency": "concurrency", "timeout": "timeout", "n_ctx": "n_ctx", "threads": "threads",
@@ -117,13 +124,19 @@ def test_a_commands_option_defaults_are_its_job_configs_defaults(path, config_na
             value = ()
         if name is None:
             continue
-        if name.startswith(("llm_", "assistant_")) or (name in ENGINE and name not in config_cls.model_fields):
+        if name.startswith(("llm_", "assistant_", "judge_")) or (name in ENGINE and name not in config_cls.model_fields):
             continue  # engine options: checked against BackendSpec below
+        if "." in name:  # a field of a section
+            section, field = name.split(".")
+            sub = getattr(default, section)
+            assert getattr(type(sub).model_validate({field: value}), field) == getattr(sub, field), (path, param.name)
+            checked += 1
+            continue
         if param.name.startswith("no_") and name != param.name:
             value = not value
         if name not in config_cls.model_fields:
             subs = [k for k in config_cls.model_fields if isinstance(getattr(default, k), BaseModel)
-                    and k not in ("engine", "assistant")]
+                    and k not in ("engine", "assistant", "verifier")]
             if subs:
                 sub_default = getattr(default, subs[0])
                 assert name in type(sub_default).model_fields, (path, param.name)

@@ -127,6 +127,8 @@ def test_chained_variants_record_each_step(convs, taxonomy, personas):
     ("remove:style=loud", "style must be all, explicit or implicit"),
     ("shuffle:scope=galaxy", "scope must be history or corpus"),
     ("distractors:kind=weird", "kind must be offtopic, thirdparty, situational or mixed"),
+    ("distractors:pool=dev", "pool must be all, train, test"),
+    ("distractors:split=-1", "split must be a whole number >= 0"),
     ("implicit:q=1", "unknown parameter 'q'"),
     ("noise:preset=wild", "preset must be one of"),
 ])

@@ -1,4 +1,4 @@
-"""`synthgap compare`, `agreement` and `verify`: thin layers over the jobs of `synthgap.comparators.jobs`."""
+"""`synthgap compare` and `agreement`: thin layers over the jobs of `synthgap.comparators.jobs`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import click
 
 from ..extractors.options import extractor_options
+from ..verifiers.options import verifier_options
 
 METRICS_HELP = ("comma-separated: all (default), embedding, style, or any of frechet, mmd, c2st, prdc, mauve, "
                 "memorization")
@@ -54,14 +55,15 @@ METRICS_HELP = ("comma-separated: all (default), embedding, style, or any of fre
               help="folder for results.json and manifest.json")
 @click.option("--quiet", is_flag=True, help="no table on stdout")
 @click.option("--extraction", type=click.Choice(["rules", "llm"]),
-              help="also run this attribute extractor on every corpus: extraction difficulty and overgeneralization "
-                   "(family extraction)")
+              help="also run this attribute extractor on every corpus: extraction difficulty and overgeneralization, "
+                   "its attributes judged by the verifier (--verifier; family extraction)")
 @click.option("--extraction-users", type=click.IntRange(min=2), default=300, show_default=True,
               help="users per corpus the extractor reads (drawn with --seed)")
 @click.option("--personas", "persona_files", multiple=True, type=click.Path(dir_okay=False),
               help="persona JSONL of generated corpora: their disclosed attributes are the gold for F1 (repeatable)")
 @click.option("--gold-categories", help="only gold attributes of these categories count (comma-separated)")
 @extractor_options
+@verifier_options
 def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match, seed, bootstrap, model,
             mauve_seeds, permutations, c2st_refits, c2st_splits, c2st_partitions, no_sensitivity, no_cache, cache_dir,
             skip_bad, empty_turns, outdir, quiet, extraction, extraction_users, persona_files, gold_categories,
@@ -74,6 +76,7 @@ def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match
     with bootstrap 95% intervals. Writes OUTPUT/results.json and OUTPUT/manifest.json.
     """
     from ..extractors.options import extractor_settings
+    from ..verifiers.options import verifier_settings
     from .jobs import compare as run_compare
     from .render import print_results
 
@@ -83,7 +86,8 @@ def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match
         c2st_refits=c2st_refits, c2st_splits=c2st_splits, c2st_partitions=c2st_partitions,
         sensitivity=not no_sensitivity, no_cache=no_cache, cache_dir=cache_dir, skip_bad=skip_bad,
         empty_turns=empty_turns, extraction=extraction, extraction_users=extraction_users,
-        gold_categories=gold_categories, extractor=extractor_settings(extractor_opts)))
+        gold_categories=gold_categories, verifier=verifier_settings(extractor_opts),
+        extractor=extractor_settings(extractor_opts)))
     done = run_compare(config, real, synthetic, outdir, also_real=also_real, personas=persona_files, log=_log)
     if not quiet:
         print_results(done.results)
@@ -138,44 +142,3 @@ def agreement(humans, models, fmt, join, prompt, item, rater_column, label, posi
     from .render import print_agreement
 
     print_agreement(data)
-
-
-@click.command()
-@click.argument("attributes", type=click.Path(dir_okay=False, exists=True))
-@click.option("--source", required=True, help="the corpus the attributes were extracted from (for their evidence)")
-@click.option("--labels", "label_file", type=click.Path(dir_okay=False, exists=True),
-              help="human judgments, CSV or JSONL, one row per attribute: ok / unsure / bad")
-@click.option("--item", default="user_id,statement", show_default=True,
-              help="the label file's columns that identify an attribute")
-@click.option("--label", default="label", show_default=True, help="the label file's label column")
-@click.option("--unsure", type=click.Choice(["drop", "bad", "ok"]), default="drop", show_default=True,
-              help="what an 'unsure' label counts as")
-@click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--skip-bad", is_flag=True, help="skip bad records and label lines (counted) instead of failing")
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-@click.option("-o", "--output", type=click.Path(file_okay=False),
-              help="write assessments.jsonl, verify.json and manifest.json here")
-def verify(attributes, source, label_file, item, label, unsure, folds, seed, skip_bad, as_json, output):
-    """Overgeneralization of extracted attributes, and a verifier checked against human labels.
-
-    Every attribute of ATTRIBUTES (from `synthgap extract`) gets its claim scope, evidence
-    breadth, score and flag. With --labels (ok / unsure / bad per attribute), a logistic
-    regression on statement embeddings plus those features is cross-validated by user and its
-    "bad" calls are scored against the humans (precision, recall, F1, Cohen's kappa).
-    """
-    from .jobs import VerifyJobConfig, verify as run_verify
-
-    config = VerifyJobConfig(item=item, label=label, unsure=unsure, folds=folds, seed=seed, skip_bad=skip_bad)
-    done = run_verify(config, attributes, source, label_file, output, log=_log)
-    if as_json:
-        click.echo(json.dumps(done.data, ensure_ascii=False))
-        return
-    summary, report = done.summary, done.verifier
-    click.echo(f"{done.attributes} attributes: {summary['flagged']} flagged as overgeneralized ({summary['rate']}); "
-               f"claim scope {summary['claim_scope']}")
-    if report:
-        click.echo(f"verifier vs humans on {report['n']} attributes ({report['bad']} bad): precision "
-                   f"{report['precision']}, recall {report['recall']}, F1 {report['f1']}, kappa {report['kappa']}; "
-                   f"the plain flag: F1 {report['rule_flag']['f1']}, kappa {report['rule_flag']['kappa']} "
-                   f"(study anchors: prompted LLM F1 0.63, fine-tuned RoBERTa 0.726)")

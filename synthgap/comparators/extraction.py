@@ -1,18 +1,27 @@
-"""Extraction difficulty: the same extractor on a real and a synthetic corpus, side by side.
+"""Extraction difficulty: the same extractor on a real and a synthetic corpus, its attributes judged by an
+independent verifier (`synthgap.verifiers`), side by side.
 
-Per corpus, over its users (every number is a ratio of sums over users, so the interval comes
-from a bootstrap that draws whole users):
+Per corpus, over its users (every number is a ratio of sums over users, so intervals come from a
+bootstrap that draws whole users):
 
-- precision, recall and F1 against gold attributes where the corpus has them (generated
-  personas' disclosed attributes, surveys as in Persuasion For Good), by optimal one-to-one
-  matching of statement embeddings (`extractors/matching.py`);
-- attributes per 1,000 user tokens; the share of attributes whose evidence is a single turn;
-  the hedged share ("may", "likely"); the evidence-support rate (the statement's embedding is
-  close to one of its cited turns; an embedding proxy for entailment); the overgeneralization
-  rate (`overgeneralization.py`).
+- from the verifier, on any corpus: the supported share (an estimate of precision where no gold exists),
+  the overgeneralization rate and the unsupported rate; and the overgeneralization rate compared on
+  matched history sizes (`overgeneralization_rate_matched`, a difference only: within the
+  conversations x user-turns bins both corpora have, weighted by the real corpus's mix), so that a
+  corpus of one-conversation users is not judged against one of long histories;
+- against gold, only where a corpus has it: precision, recall and F1 against the gold as the source
+  gives it (synthetic: the disclosed attributes; real: a persona profile or a survey, named by its
+  provenance), and recall and F1 against the *stated* gold, the gold attributes the same verifier finds
+  supported in the user's turns. The stated gold is measured the same way on both sides, so real and
+  synthetic recall mean the same thing: a survey's Big Five scores nobody says in a chat do not cap
+  the real side's recall;
+- descriptors, not difficulty: attributes per 1,000 user tokens, the share resting on one cited turn
+  (evidence breadth) and the hedged share ("may", "likely").
 
-Each statistic becomes a `Result` of family "extraction": real minus synthetic, beside real half
-A minus real half B (users split in two), ideal 0.
+Each statistic both sides have becomes a `Result` of family "extraction": real minus synthetic, beside
+real half A minus real half B (users split in two), ideal 0, with the bootstrap replicates of both so
+the verdict comes from their paired difference like every other metric's. A statistic a corpus lacks
+is kept in the per-corpus section with the reason (no gold, no stated gold), never dropped silently.
 """
 
 from __future__ import annotations
@@ -24,18 +33,22 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from ..records import Attribute, Persona, UserHistory
-from .base import Result
-from .overgeneralization import Assessment, assess_histories
-from .yardstick import Bootstrap, group_halves, percentile_interval
 from ..seeds import numpy_rng
+from .base import Result
+from .yardstick import Bootstrap, group_halves, percentile_interval
 
-SUPPORT_AT = 0.3  # cosine of all-MiniLM-L6-v2: "The user is a nurse" vs "I'm a nurse, any tips for nights?" ~0.6
-STATS = ("f1", "precision", "recall", "attributes_per_1k_tokens", "single_turn_share", "hedged_share",
-         "support_rate", "overgeneralization_rate")
+HEDGES = re.compile(r"\b(may|might|could|likely|probably|possibly|perhaps|seems?|appears?|suggests?|potentially|"
+                    r"presumably|apparently|maybe)\b", re.I)
+VERIFIED = ("supported_share", "overgeneralization_rate", "unsupported_rate")
+GOLD = ("precision", "recall", "f1", "recall_stated", "f1_stated")
+DESCRIPTORS = ("attributes_per_1k_tokens", "single_turn_share", "hedged_share")
+STATS = VERIFIED + GOLD + DESCRIPTORS
+MATCHED = "overgeneralization_rate_matched"
 _WORD = re.compile(r"\w+")
 # column order of the per-user rows
-_COLS = ("tokens", "attributes", "single_turn", "hedged", "with_evidence", "supported", "flagged", "matched",
-         "extracted", "gold")
+_COLS = ("tokens", "attributes", "single_turn", "hedged", "answered", "supported", "overgeneralized", "unsupported",
+         "extracted", "matched", "gold", "matched_stated", "gold_stated")
+_PERSONA_LINE = re.compile(r"^The user's persona says: \"(.*)\"$")
 
 
 @dataclass
@@ -44,29 +57,40 @@ class ExtractionConfig:
     sample_users: Optional[int] = None  # at most this many users per corpus (drawn with the seed)
     bootstrap: int = 200
     seed: int = 0
-    support_threshold: float = SUPPORT_AT
     match_threshold: float = 0.6
     gold_categories: Optional[list] = None  # only gold attributes of these categories count
+    verifier: str = "trained"
+
+
+@dataclass
+class GoldItem:
+    """One gold attribute: its statement (a quoted persona line restated as "The user ..."), category,
+    disclosure style where known, and how it was obtained."""
+    statement: str
+    category: Optional[str]
+    style: Optional[str]
+    provenance: str  # "disclosed" (synthetic) or the source's own account (a persona profile, a survey)
 
 
 @dataclass
 class CorpusExtraction:
-    """One corpus after extraction: its histories, their attributes, gold and per-user rows."""
+    """One corpus after extraction: its histories, their attributes, the verifier's readings, gold and
+    per-user rows."""
     label: str
     histories: list
     attributes: list
-    gold: Optional[list]  # per history: list of matching Items, or None when the corpus has no gold
+    gold: Optional[list]  # per history: list of GoldItems, or None when the corpus has no gold
     rows: np.ndarray = field(default=None, repr=False)
-    assessments: list = field(default_factory=list, repr=False)
+    readings: list = field(default_factory=list, repr=False)
+    stated: Optional[list] = None  # per history: a bool per gold item (the verifier finds it supported)
     match: dict = field(default_factory=dict)  # user -> matched (extracted, gold, similarity) pairs
     match_report: dict = field(default_factory=dict)  # overall / by category / by style
+    bins: list = field(default_factory=list)  # each user's history-size bin
 
 
 def gold_items(history: UserHistory, personas: dict, categories: Optional[Sequence[str]]) -> Optional[list]:
     """Gold for one history: the persona attributes its conversations disclose (with their style), else
-    the attributes the source carries (surveys); None when it has neither."""
-    from ..extractors.matching import Item
-
+    the attributes the source carries (a profile, a survey); None when it has neither."""
     keep = (lambda a: True) if not categories else (lambda a: a.category in categories)
     disclosed: dict[str, str] = {}
     persona = None
@@ -77,60 +101,48 @@ def gold_items(history: UserHistory, personas: dict, categories: Optional[Sequen
             persona = personas[conv.persona_id]
     if disclosed and persona is not None:
         by_id = {a.id: a for a in persona.attributes}
-        return [Item(by_id[k].statement, by_id[k].category, style) for k, style in disclosed.items()
+        return [GoldItem(by_id[k].statement, by_id[k].category, style, "disclosed") for k, style in disclosed.items()
                 if k in by_id and by_id[k].statement and keep(by_id[k])]
     if history.attributes:
-        return [Item(a.statement, a.category) for a in history.attributes if a.statement and keep(a)]
+        return [GoldItem(a.statement, a.category, None, a.reason or a.category or "source attributes")
+                for a in history.attributes if a.statement and keep(a)]
     if any(conv.persona_id for conv in history.conversations) or disclosed:
         return []  # generated without disclosures (or persona file not given): gold is known to be empty
     return None
+
+
+def restate(golds: list) -> None:
+    """Quoted first-person persona lines ('The user's persona says: "i like to ski"') restated in the third
+    person where the rules extractor's patterns read them, in place (matching and verifying need a claim)."""
+    from ..extractors.rules import RulesExtractor
+
+    quoted = [(g, m.group(1)) for items in golds if items for g in items
+              for m in [_PERSONA_LINE.match(g.statement)] if m]
+    if not quoted:
+        return
+    found = RulesExtractor().extract_texts([line for _, line in quoted], "restating persona lines")
+    for (g, _), f in zip(quoted, found):
+        if f:
+            g.statement = f[0].statement
 
 
 def user_tokens(history: UserHistory) -> int:
     return sum(len(_WORD.findall(t.content)) for c in history.conversations for t in c.turns if t.role == "user")
 
 
-def support(histories: Sequence[UserHistory], attributes: Sequence[Sequence[Attribute]],
-            embed: Callable[[list[str]], np.ndarray], threshold: float) -> list[list[Optional[bool]]]:
-    """Per attribute: True when its statement is within `threshold` cosine of a cited turn (None: no evidence)."""
-    texts: dict[tuple, str] = {}
-    for h in histories:
-        for conv in h.conversations:
-            for t, turn in enumerate(conv.turns):
-                texts[(h.user_id, conv.id, t)] = turn.content
-    wanted = sorted({a.statement for attrs in attributes for a in attrs if a.evidence} |
-                    {texts[(h.user_id, e.conversation_id, e.turn)] for h, attrs in zip(histories, attributes)
-                     for a in attrs for e in a.evidence if (h.user_id, e.conversation_id, e.turn) in texts})
-    vec = {}
-    if wanted:
-        m = np.asarray(embed(wanted), dtype=float)
-        m = m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
-        vec = dict(zip(wanted, m))
-    out = []
-    for h, attrs in zip(histories, attributes):
-        row = []
-        for a in attrs:
-            cited = [texts.get((h.user_id, e.conversation_id, e.turn)) for e in a.evidence]
-            cited = [c for c in cited if c is not None]
-            if not cited:
-                row.append(None)
-                continue
-            row.append(bool(max(float(vec[a.statement] @ vec[c]) for c in cited) >= threshold))
-        out.append(row)
-    return out
+def user_rows(corpus: CorpusExtraction, stated_match: dict) -> np.ndarray:
+    from ..verifiers.reading import reading_counts
 
-
-def user_rows(corpus: CorpusExtraction, supported: list, assessments: list[list[Assessment]]) -> np.ndarray:
     rows = []
     for h, (hist, attrs) in enumerate(zip(corpus.histories, corpus.attributes)):
-        a = assessments[h]
-        pairs = corpus.match.get(hist.user_id, [])
+        c = reading_counts(corpus.readings[h])
         gold = corpus.gold[h] if corpus.gold is not None and corpus.gold[h] is not None else None
-        single = sum(1 for x in a if x.turns == 1)
-        with_evidence = sum(s is not None for s in supported[h])
-        rows.append([user_tokens(hist), len(attrs), single, sum(x.hedged for x in a), with_evidence,
-                     sum(bool(s) for s in supported[h]), sum(x.flag for x in a), len(pairs),
-                     len(attrs) if gold is not None else 0, len(gold) if gold is not None else 0])
+        stated = sum(corpus.stated[h]) if gold is not None else 0
+        single = sum(1 for a in attrs if len({(e.conversation_id, e.turn) for e in a.evidence}) == 1)
+        rows.append([user_tokens(hist), len(attrs), single, sum(bool(HEDGES.search(a.statement)) for a in attrs),
+                     c["answered"], c["supported"], c["overgeneralized"], c["unsupported"],
+                     len(attrs) if gold is not None else 0, len(corpus.match.get(hist.user_id, [])),
+                     len(gold) if gold is not None else 0, len(stated_match.get(hist.user_id, [])), stated])
     return np.asarray(rows, dtype=float).reshape(len(rows), len(_COLS))
 
 
@@ -138,19 +150,44 @@ def _ratio(num, den):
     return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
+def _f1(p, r):
+    f1 = np.where(np.isfinite(p) & np.isfinite(r), _ratio(2 * p * r, p + r), np.nan)
+    return np.where(np.isfinite(p) & np.isfinite(r) & (p + r == 0), 0.0, f1)
+
+
 def statistics(rows: np.ndarray, weights: Optional[np.ndarray] = None) -> dict[str, np.ndarray]:
     """Every statistic from per-user rows; weights (users x replicates) give one value per replicate."""
     w = np.ones((len(rows), 1)) if weights is None else weights
     s = {c: rows[:, i] @ w for i, c in enumerate(_COLS)}
     p, r = _ratio(s["matched"], s["extracted"]), _ratio(s["matched"], s["gold"])
-    f1 = np.where(np.isfinite(p) & np.isfinite(r), _ratio(2 * p * r, p + r), np.nan)
-    f1 = np.where(np.isfinite(p) & np.isfinite(r) & (p + r == 0), 0.0, f1)
-    return {"f1": f1, "precision": p, "recall": r,
+    ps, rs = _ratio(s["matched_stated"], s["extracted"]), _ratio(s["matched_stated"], s["gold_stated"])
+    return {"supported_share": _ratio(s["supported"], s["answered"]),
+            "overgeneralization_rate": _ratio(s["overgeneralized"], s["answered"]),
+            "unsupported_rate": _ratio(s["unsupported"], s["answered"]),
+            "precision": p, "recall": r, "f1": _f1(p, r), "recall_stated": rs, "f1_stated": _f1(ps, rs),
             "attributes_per_1k_tokens": _ratio(1000 * s["attributes"], s["tokens"]),
             "single_turn_share": _ratio(s["single_turn"], s["attributes"]),
-            "hedged_share": _ratio(s["hedged"], s["attributes"]),
-            "support_rate": _ratio(s["supported"], s["with_evidence"]),
-            "overgeneralization_rate": _ratio(s["flagged"], s["attributes"])}
+            "hedged_share": _ratio(s["hedged"], s["attributes"])}
+
+
+def matched_rate_difference(a_rows: np.ndarray, a_bins: list, b_rows: np.ndarray, b_bins: list,
+                            wa: np.ndarray, wb: np.ndarray) -> tuple[np.ndarray, list]:
+    """Overgeneralization rate of A minus B within the history-size bins both have answered attributes in,
+    weighted by A's share of answered attributes over those bins (per replicate column of wa/wb); and the
+    common bins."""
+    from ..verifiers.reading import matched_shares, standardized
+
+    answered, over = _COLS.index("answered"), _COLS.index("overgeneralized")
+    counts_a, counts_b = a_rows[:, [answered, over]], b_rows[:, [answered, over]]
+
+    def has(rows, bins, b):
+        return rows[[i for i, x in enumerate(bins) if x == b], 0].sum() > 0
+
+    common = sorted(b for b in set(a_bins) & set(b_bins) if has(counts_a, a_bins, b) and has(counts_b, b_bins, b))
+    if not common:
+        return np.full(wa.shape[1], np.nan), []
+    shares = matched_shares(counts_a, a_bins, common, wa)
+    return (standardized(counts_a, a_bins, shares, 1, wa) - standardized(counts_b, b_bins, shares, 1, wb)), common
 
 
 def _value(x) -> Optional[float]:
@@ -158,19 +195,40 @@ def _value(x) -> Optional[float]:
     return v if np.isfinite(v) else None
 
 
+def why_missing(key: str, corpus: CorpusExtraction) -> Optional[str]:
+    """Why a statistic has no value on a corpus (shown in its place, so nothing disappears unexplained)."""
+    s = corpus.rows.sum(axis=0) if len(corpus.rows) else np.zeros(len(_COLS))
+    col = dict(zip(_COLS, s))
+    if key in VERIFIED and not col["answered"]:
+        return "no attribute the verifier answered"
+    if key in GOLD and corpus.gold is None:
+        return "no gold in this corpus"
+    if key in ("recall_stated", "f1_stated") and not col["gold_stated"]:
+        return "no gold attribute is stated in the users' turns"
+    if key in GOLD and not col["gold"]:
+        return "gold is empty"
+    if key in GOLD and not col["extracted"]:
+        return "nothing extracted from users with gold"
+    if key in DESCRIPTORS and not col["attributes"] and key != "attributes_per_1k_tokens":
+        return "nothing extracted"
+    return None
+
+
 class ExtractionComparison:
-    """Runs one extractor over corpora and measures each against the real one (see module docstring)."""
+    """Runs one extractor over corpora, has the verifier judge what it extracted, and measures each corpus
+    against the real one (see module docstring)."""
 
     def __init__(self, extract: Callable[[list[UserHistory]], list[list[Attribute]]],
-                 embed: Callable[[list[str]], np.ndarray], config: Optional[ExtractionConfig] = None,
-                 personas: Optional[dict[str, Persona]] = None, rules=None,
+                 embed: Callable[[list[str]], np.ndarray], verify: Callable,
+                 config: Optional[ExtractionConfig] = None, personas: Optional[dict[str, Persona]] = None,
                  log: Callable[[str], None] = lambda m: None):
         self.extract = extract
         self.embed = embed
+        self.verify = verify
         self.config = config or ExtractionConfig()
         self.personas = personas or {}
-        self.rules = rules
         self.log = log
+        self.unmatched: dict = {}
 
     def _sample(self, histories: list[UserHistory], label: str) -> list[UserHistory]:
         histories = [h for h in histories if any(t.role == "user" for c in h.conversations for t in c.turns)]
@@ -180,29 +238,50 @@ class ExtractionComparison:
         rng = numpy_rng(self.config.seed, label)
         return [histories[i] for i in sorted(rng.choice(len(histories), n, replace=False))]
 
-    def prepare(self, label: str, histories: list[UserHistory]) -> CorpusExtraction:
-        """Extract, match to gold, assess overgeneralization and build the per-user rows of one corpus."""
+    def _stated(self, histories: list[UserHistory], golds: list) -> list:
+        """Per history, per gold item: whether the verifier finds it supported by the user's turns."""
+        from ..verifiers.claims import Claim
+
+        claims = [Claim(user_id=h.user_id, statement=g.statement) for h, items in zip(histories, golds)
+                  for g in (items or [])]
+        verdicts = iter(self.verify(claims, {h.user_id: h for h in histories}) if claims else [])
+        return [[bool(v is not None and v.label == "supported") for v in (next(verdicts) for _ in (items or []))]
+                for items in golds]
+
+    def _match(self, histories, attributes, golds, keep=None) -> object:
         from ..extractors.matching import Item, match_users
-        from ..extractors.rules import RulesExtractor, findings_by_turn
+
+        extracted = {h.user_id: [Item(a.statement, a.category) for a in attrs]
+                     for h, attrs, g in zip(histories, attributes, golds) if g is not None}
+        gold = {}
+        for i, (h, g) in enumerate(zip(histories, golds)):
+            if g is not None:
+                gold[h.user_id] = [Item(x.statement, x.category, x.style) for k, x in enumerate(g)
+                                   if keep is None or keep[i][k]]
+        return match_users(extracted, gold, self.embed, self.config.match_threshold)
+
+    def prepare(self, label: str, histories: list[UserHistory]) -> CorpusExtraction:
+        """Extract, judge with the verifier, match to gold (as given and as stated) and build the per-user rows."""
+        from ..verifiers.reading import joint_bins, read_attributes
 
         cfg = self.config
         histories = self._sample(histories, label)
         self.log(f"{label}: extracting attributes of {len(histories)} users ({cfg.extractor})")
         attributes = self.extract(histories)
+        self.log(f"{label}: judging {sum(map(len, attributes))} attributes ({cfg.verifier} verifier)")
+        readings = read_attributes(self.verify, histories, attributes)
         golds = [gold_items(h, self.personas, cfg.gold_categories) for h in histories]
         has_gold = any(g is not None for g in golds)
-        corpus = CorpusExtraction(label, histories, attributes, golds if has_gold else None)
+        corpus = CorpusExtraction(label, histories, attributes, golds if has_gold else None, readings=readings,
+                                  bins=joint_bins(histories))
+        stated_pairs: dict = {}
         if has_gold:
-            extracted = {h.user_id: [Item(a.statement, a.category) for a in attrs]
-                         for h, attrs, g in zip(histories, attributes, golds) if g is not None}
-            gold = {h.user_id: g for h, g in zip(histories, golds) if g is not None}
-            report = match_users(extracted, gold, self.embed, cfg.match_threshold)
-            corpus.match = report.pairs
-            corpus.match_report = report.to_json()
-        self.rules = self.rules or RulesExtractor()
-        corpus.assessments = assess_histories(histories, attributes, findings_by_turn(self.rules, histories))
-        supported = support(histories, attributes, self.embed, cfg.support_threshold)
-        corpus.rows = user_rows(corpus, supported, corpus.assessments)
+            restate(golds)
+            corpus.stated = self._stated(histories, golds)
+            report = self._match(histories, attributes, golds)
+            corpus.match, corpus.match_report = report.pairs, report.to_json()
+            stated_pairs = self._match(histories, attributes, golds, keep=corpus.stated).pairs
+        corpus.rows = user_rows(corpus, stated_pairs)
         return corpus
 
     def _boot(self, n: int, tag: str) -> np.ndarray:
@@ -210,26 +289,54 @@ class ExtractionComparison:
         return Bootstrap.draw(list(range(n)), self.config.bootstrap, rng).counts
 
     def describe(self, corpus: CorpusExtraction) -> dict:
-        """Per-corpus values with 95% intervals, counts and the gold breakdown."""
+        """Per-corpus values with 95% intervals (or the reason there is none), counts, the verifier's
+        reading by history size, and the gold's provenance and stated share."""
+        from ..verifiers.reading import summarize
+
         point = statistics(corpus.rows)
         reps = statistics(corpus.rows, self._boot(len(corpus.rows), f"extraction/{corpus.label}"))
-        scopes: dict[str, int] = {}
-        for a in (x for per in corpus.assessments for x in per):
-            scopes[a.scope] = scopes.get(a.scope, 0) + 1
+        stats = {}
+        for k in STATS:
+            value = _value(point[k])
+            stats[k] = {"value": value, "ci95": percentile_interval(reps[k]) if value is not None else None}
+            if value is None:
+                stats[k]["why"] = why_missing(k, corpus)
+        verifier = summarize(corpus.readings, corpus.histories, replicates=self.config.bootstrap,
+                             seed=self.config.seed, tag=corpus.label)
         out = {"users": len(corpus.rows), "attributes": int(corpus.rows[:, 1].sum()),
                "user_tokens": int(corpus.rows[:, 0].sum()), "gold": corpus.gold is not None,
-               "claim_scope": dict(sorted(scopes.items())),
-               "statistics": {k: {"value": _value(point[k]), "ci95": percentile_interval(reps[k])}
-                              for k in STATS}}
+               "statistics": stats, "verifier": {k: verifier[k] for k in ("answered", "unanswered",
+                                                                          "overgeneralized_scope", "by_history")},
+               "groups": {"verified": list(VERIFIED), "gold": list(GOLD), "descriptors": list(DESCRIPTORS)}}
         if corpus.gold is not None:
+            provenance: dict = {}
+            for items, stated in zip(corpus.gold, corpus.stated):
+                for g, s in zip(items or [], stated):
+                    entry = provenance.setdefault(g.provenance, {"gold": 0, "stated": 0})
+                    entry["gold"] += 1
+                    entry["stated"] += int(s)
+            out["gold_provenance"] = dict(sorted(provenance.items()))
             out["match"] = corpus.match_report
         return out
 
+    def _result(self, key, value, reps, base, base_reps, real: CorpusExtraction, synthetic: CorpusExtraction,
+                a_n: int, b_n: int, details: dict) -> Result:
+        return Result(name=f"extraction_{key}", family="extraction", goal="lower", range=(None, None), ideal=0.0,
+                      value=value, ci95=percentile_interval(reps), baseline=base if base is not None else float("nan"),
+                      baseline_ci95=percentile_interval(base_reps), n=len(real.rows),
+                      authors={"real": len(real.rows), "synthetic": len(synthetic.rows), "real_a": a_n, "real_b": b_n},
+                      replicates=np.asarray(reps, dtype=np.float64),
+                      baseline_replicates=np.asarray(base_reps, dtype=np.float64),
+                      details={"difference": "real minus synthetic", "interval": "percentile",
+                               "replicates": self.config.bootstrap, "extractor": self.config.extractor,
+                               "verifier": self.config.verifier, **details})
+
     def difference(self, real: CorpusExtraction, synthetic: CorpusExtraction) -> list[Result]:
-        """Real minus synthetic for each statistic both sides have, beside real half A minus half B."""
+        """Real minus synthetic for each statistic both sides have, beside real half A minus half B, each
+        with its bootstrap replicates (users drawn whole); and the overgeneralization rate on matched
+        history sizes."""
         rng = numpy_rng(self.config.seed, f"extraction-halves/{real.label}")
         a_idx, b_idx, _ = group_halves([h.user_id for h in real.histories], rng)
-        B = self.config.bootstrap
         wr, ws = self._boot(len(real.rows), f"extraction/{real.label}"), self._boot(
             len(synthetic.rows), f"extraction/{synthetic.label}")
         wa, wb = self._boot(len(a_idx), f"extraction-a/{real.label}"), self._boot(len(b_idx),
@@ -240,21 +347,61 @@ class ExtractionComparison:
         ra, rb = statistics(real.rows[a_idx], wa), statistics(real.rows[b_idx], wb)
         results = []
         for key in STATS:
-            value = _value(pr[key] - ps[key]) if _value(pr[key]) is not None and _value(ps[key]) is not None else None
-            if value is None:
+            if _value(pr[key]) is None or _value(ps[key]) is None:
                 continue
-            base = _value(pa[key] - pb[key])
-            results.append(Result(
-                name=f"extraction_{key}", family="extraction", goal="lower", range=(None, None), ideal=0.0,
-                value=value, ci95=percentile_interval(rr[key] - rs[key]), baseline=base if base is not None else
-                float("nan"), baseline_ci95=percentile_interval(ra[key] - rb[key]), n=len(real.rows),
-                details={"real": _value(pr[key]), "synthetic": _value(ps[key]),
-                         "difference": "real minus synthetic", "interval": "percentile", "replicates": B,
-                         "extractor": self.config.extractor}))
+            kind = "verifier" if key in VERIFIED else "gold" if key in GOLD else "descriptor"
+            results.append(self._result(key, _value(pr[key] - ps[key]), rr[key] - rs[key], _value(pa[key] - pb[key]),
+                                        ra[key] - rb[key], real, synthetic, len(a_idx), len(b_idx),
+                                        {"real": _value(pr[key]), "synthetic": _value(ps[key]), "kind": kind}))
+        one = lambda rows: np.ones((len(rows), 1))  # noqa: E731  (the point estimate: every user once)
+        match = self.matched_bins(real, synthetic)
+        if match["bins"] is not None:
+            rb, sb = match["bins"]
+            value, common = matched_rate_difference(real.rows, rb, synthetic.rows, sb, one(real.rows),
+                                                    one(synthetic.rows))
+            reps, _ = matched_rate_difference(real.rows, rb, synthetic.rows, sb, wr, ws)
+            a_bins, b_bins = [rb[i] for i in a_idx], [rb[i] for i in b_idx]
+            base, base_common = matched_rate_difference(real.rows[a_idx], a_bins, real.rows[b_idx], b_bins,
+                                                        one(a_idx), one(b_idx))
+            base_reps, _ = matched_rate_difference(real.rows[a_idx], a_bins, real.rows[b_idx], b_bins, wa, wb)
+            answered = _COLS.index("answered")
+            covered = sum(real.rows[i, answered] for i, b in enumerate(rb) if b in common)
+            results.append(self._result(MATCHED, _value(value), reps, _value(base), base_reps, real, synthetic,
+                                        len(a_idx), len(b_idx),
+                                        {"kind": "verifier", "matched_on": match["on"], "bins": common,
+                                         "baseline_bins": base_common,
+                                         "real_share_in_common_bins": round(float(covered / max(
+                                             real.rows[:, answered].sum(), 1)), 6),
+                                         "standardized_to": "the real corpus's mix of answered attributes over "
+                                                            "the common history-size bins"}))
+        self.unmatched[synthetic.label] = match["why"]
         return results
 
+    def matched_bins(self, real: CorpusExtraction, synthetic: CorpusExtraction) -> dict:
+        """The history-size bins the matched comparison uses: conversations x user turns where the two corpora
+        share a bin with answered attributes, else conversations alone, else user turns alone; with `why`
+        when none is shared (the matched rate is then reported missing, with that reason)."""
+        from ..verifiers.reading import CONVERSATION_BINS, TURN_BINS, history_size, size_bin
+
+        def bins_of(corpus, how):
+            if how == "conversations x user turns":
+                return corpus.bins
+            index, table = (0, CONVERSATION_BINS) if how == "conversations" else (1, TURN_BINS)
+            return [size_bin(history_size(h)[index], table) for h in corpus.histories]
+
+        answered = _COLS.index("answered")
+        for how in ("conversations x user turns", "conversations", "user turns"):
+            rb, sb = bins_of(real, how), bins_of(synthetic, how)
+            live = lambda corpus, bins: {b for i, b in enumerate(bins) if corpus.rows[i, answered] > 0}  # noqa: E731
+            if live(real, rb) & live(synthetic, sb):
+                return {"on": how, "bins": (rb, sb), "why": None}
+        return {"on": None, "bins": None,
+                "why": "the two corpora share no history size (conversations or user turns) with answered attributes"}
+
     def measure(self, real: tuple[str, list[UserHistory]], synthetics: list[tuple[str, list[UserHistory]]]) -> tuple:
-        """(results, section): Results per synthetic corpus, and the per-corpus section of results.json."""
+        """(results, section): Results per synthetic corpus, and the per-corpus section of results.json (with
+        the reason wherever the matched-history comparison could not be made)."""
+        self.unmatched = {}
         r = self.prepare(*real)
         section = {"config": asdict(self.config), "corpora": {r.label: self.describe(r)}}
         results = {}
@@ -262,8 +409,11 @@ class ExtractionComparison:
             s = self.prepare(label, histories)
             section["corpora"][s.label] = self.describe(s)
             results[s.label] = self.difference(r, s)
+        section["matched_history"] = {label: {"why": why} if why else {"matched": True}
+                                      for label, why in self.unmatched.items()}
         return results, section
 
 
-__all__ = ["CorpusExtraction", "ExtractionComparison", "ExtractionConfig", "STATS", "SUPPORT_AT", "gold_items",
-           "statistics", "support", "user_rows", "user_tokens"]
+__all__ = ["CorpusExtraction", "DESCRIPTORS", "ExtractionComparison", "ExtractionConfig", "GOLD", "GoldItem",
+           "HEDGES", "MATCHED", "STATS", "VERIFIED", "gold_items", "matched_rate_difference", "restate", "statistics",
+           "user_rows", "user_tokens", "why_missing"]

@@ -1,6 +1,5 @@
 """Library jobs of the comparators: `compare` (every metric beside its real-vs-real yardstick, extraction
-included), `verify` (overgeneralization of extracted attributes, a verifier against human labels) and
-`agreement` (human and model raters). The commands of the same names are thin layers over them."""
+included, its attributes judged by the verifier of `synthgap.verifiers`) and `agreement` (human and model raters). The commands of the same names are thin layers over them."""
 
 from __future__ import annotations
 
@@ -12,6 +11,7 @@ from typing import Literal, Optional, Sequence, Union
 from pydantic import Field, field_validator
 
 from ..extractors.jobs import ExtractorSettings
+from ..verifiers.jobs import VerifierSettings
 from ..outputs import JobConfig, JobResult, Log, quiet
 
 PathLike = Union[str, Path]
@@ -44,6 +44,7 @@ class CompareJobConfig(JobConfig):
     extraction_users: int = Field(300, ge=2)
     gold_categories: Optional[str] = None  # comma-separated: only gold attributes of these categories count
     extractor: ExtractorSettings = ExtractorSettings()
+    verifier: VerifierSettings = VerifierSettings()  # what judges the extracted attributes (never the extractor)
 
     @field_validator("metrics")
     @classmethod
@@ -153,26 +154,33 @@ def _extraction(config: CompareJobConfig, results: dict, samples: list, roles: l
     from .base import adjust_verdicts
     from .extraction import ExtractionComparison, ExtractionConfig
 
+    from ..verifiers.jobs import build_verifier
+
     started = time.perf_counter()
     embedder = Embedder(config.model, cache=not config.no_cache, cache_path=config.cache_dir)
     personas = {p.id: p for f in persona_files for p in read_personas(f)}
     built = build_extractor(config.extraction, config.extractor, seed=config.seed, no_cache=config.no_cache,
                             cache_dir=config.cache_dir, embed=embedder.embed, log=log,
                             failures_file=Path(output) / "extraction.failures.jsonl")
+    judge = build_verifier(config.verifier, embedder=embedder, seed=config.seed, no_cache=config.no_cache,
+                           cache_dir=config.cache_dir, log=log, failures_file=Path(output) / "verifier.failures.jsonl")
     gold = config.gold_categories
     categories = [c.strip() for c in gold.split(",") if c.strip()] if gold else None
     settings = ExtractionConfig(extractor=config.extraction, sample_users=config.extraction_users,
-                                bootstrap=config.bootstrap, seed=config.seed, gold_categories=categories)
+                                bootstrap=config.bootstrap, seed=config.seed, gold_categories=categories,
+                                verifier=config.verifier.kind)
     histories = []
     for sample in samples:
         corpus = load(sample.source, on_error="skip" if config.skip_bad else "fail", unit="user",
                       empty_turns=config.empty_turns)
         histories.append((sample.label, list(corpus.users())))
     try:
-        per_synthetic, section = ExtractionComparison(built.extract, embedder.embed, settings, personas,
-                                                      log=log).measure(histories[0], histories[1:])
+        per_synthetic, section = ExtractionComparison(built.extract, embedder.embed, judge.verify, settings,
+                                                      personas, log=log).measure(histories[0], histories[1:])
     finally:
         built.close()
+        judge.close()
+    section["verifier"] = {k: (v() if callable(v) else v) for k, v in judge.info.items() if k != "cache"}
     for sample, role in zip(samples[1:], roles):
         for r in per_synthetic[sample.label]:
             item = r.to_json(sample.label)
@@ -200,141 +208,6 @@ def _input_files(sources) -> list[Path]:
         elif p.is_file():
             files.append(p)
     return files
-
-
-# -- verify ----------------------------------------------------------------------------------------
-
-class VerifyJobConfig(JobConfig):
-    """Everything `synthgap verify` is told besides its attributes, source, labels and output."""
-    item: str = "user_id,statement"  # the label file's columns that identify an attribute
-    label: str = "label"  # the label file's label column
-    unsure: Literal["drop", "bad", "ok"] = "drop"  # what an 'unsure' label counts as
-    folds: int = Field(5, ge=2)
-    seed: int = 0
-    skip_bad: bool = False
-
-
-class VerifyResult(JobResult):
-    """The overgeneralization summary and, with labels, the verifier's scores against the humans (`data` is
-    what `verify --json` prints); the files written when an output folder was given."""
-    data: dict
-    attributes: int
-    flagged: int
-    assessments_path: Optional[Path] = None
-    verify_path: Optional[Path] = None
-    manifest_path: Optional[Path] = None
-
-    @property
-    def summary(self) -> dict:
-        return self.data["overgeneralization"]
-
-    @property
-    def verifier(self) -> Optional[dict]:
-        return self.data.get("verifier")
-
-
-def verify(config: VerifyJobConfig, attributes: PathLike, source: str, labels: Optional[PathLike] = None,
-           output: Optional[PathLike] = None, *, log: Log = quiet) -> VerifyResult:
-    """Claim scope, evidence breadth, score and flag of every attribute of `attributes` (from `extract`, over
-    `source`); with `labels` (ok / unsure / bad per attribute) a verifier cross-validated by user and scored
-    against them. With `output`: assessments.jsonl, verify.json and manifest.json there."""
-    from collections import Counter
-
-    from ..corpora import load
-    from ..errors import SynthgapError
-    from ..extractors.rules import RulesExtractor, findings_by_turn
-    from ..records import RecordError, UserHistory, read_jsonl
-    from .overgeneralization import assess_histories
-
-    started = time.perf_counter()
-    try:
-        users = {h.user_id: h for h in read_jsonl(attributes, UserHistory)}
-    except RecordError as exc:
-        raise SynthgapError(str(exc)) from None
-    corpus = load(source, on_error="skip" if config.skip_bad else "fail", unit="user")
-    histories = [h for h in corpus.users() if h.user_id in users]
-    missing = sorted(set(users) - {h.user_id for h in histories})
-    if missing:
-        raise SynthgapError(f"{attributes}: {len(missing)} users are not in {source} (first: {missing[0]!r})")
-    attrs = [users[h.user_id].attributes for h in histories]
-    assessed = assess_histories(histories, attrs, findings_by_turn(RulesExtractor(), histories))
-    flat = [(h.user_id, a, s) for h, per_a, per_s in zip(histories, attrs, assessed) for a, s in zip(per_a, per_s)]
-    n = len(flat)
-    flagged = sum(s.flag for _, _, s in flat)
-    summary = {"attributes": n, "flagged": flagged, "rate": round(flagged / n, 6) if n else None,
-               "claim_scope": dict(sorted(Counter(s.scope for _, _, s in flat).items()))}
-    label_counts: Counter = Counter()
-    report = _verifier(config, flat, labels, attributes, label_counts) if labels else None
-    data = {"overgeneralization": summary, **({"verifier": report} if report else {})}
-    result = VerifyResult(data=data, attributes=n, flagged=flagged, counts={"attributes": n,
-                                                                            "labels": dict(label_counts)})
-    if output:
-        _write_verify(result, flat, config, attributes, labels, Path(output), started)
-    result.seconds = time.perf_counter() - started
-    return result
-
-
-def _verifier(config: VerifyJobConfig, flat: list, label_file: PathLike, attributes: PathLike,
-              label_counts) -> dict:
-    """Cross-validated verifier scores against the human labels matched to `flat`'s attributes (majority
-    vote per attribute; a tie is 'unsure'); `label_counts` gets the reading and matching counts."""
-    from collections import Counter
-
-    from ..embedding import Embedder
-    from ..errors import SynthgapError
-    from .labels import read_long
-    from .overgeneralization import verify as fit
-
-    columns = [c.strip() for c in config.item.split(",") if c.strip()]
-    votes: dict[tuple, Counter] = {}
-    for rater in read_long(label_file, ",".join(columns), "rater", config.label, config.skip_bad):
-        for key, value in rater.labels.items():
-            votes.setdefault(tuple(str(v) for v in key), Counter())[str(value).strip().lower()] += 1
-        label_counts.update(rater.counts)
-
-    def key_of(user_id, attribute):
-        fields = {"user_id": user_id, "statement": attribute.statement, "id": attribute.id,
-                  "attribute": attribute.statement}
-        return tuple(str(fields.get(c, "")) for c in columns)
-
-    chosen, labels = [], []
-    for i, (user_id, attribute, _) in enumerate(flat):
-        vote = votes.get(key_of(user_id, attribute))
-        if vote:
-            top = vote.most_common()
-            labels.append(top[0][0] if len(top) == 1 or top[0][1] > top[1][1] else "unsure")
-            chosen.append(i)
-    label_counts["labels matched to attributes"] = len(chosen)
-    label_counts["labels without an attribute"] = len(votes) - len(chosen)
-    if not chosen:
-        raise SynthgapError(f"{label_file}: no label matches an attribute of {attributes} (joined on {config.item})")
-    vectors = Embedder().embed([flat[i][1].statement for i in chosen])
-    report = fit(vectors, [flat[i][2] for i in chosen], labels, groups=[flat[i][0] for i in chosen],
-                 folds=config.folds, seed=config.seed, unsure=config.unsure).to_json()
-    report["label_counts"] = dict(label_counts)
-    return report
-
-
-def _write_verify(result: VerifyResult, flat: list, config: VerifyJobConfig, attributes, label_file, out: Path,
-                  started: float) -> None:
-    """assessments.jsonl (one line per attribute), verify.json and manifest.json in `out`."""
-    from ..outputs import write_manifest
-    from ..records import AtomicWriter
-
-    out.mkdir(parents=True, exist_ok=True)
-    with AtomicWriter(out / "assessments.jsonl") as fh:
-        for user_id, attribute, s in flat:
-            fh.write(json.dumps({"user_id": user_id, "attribute_id": attribute.id,
-                                 "statement": attribute.statement, **vars(s)}, ensure_ascii=False) + "\n")
-    (out / "verify.json").write_text(json.dumps(result.data, indent=2) + "\n", encoding="utf-8")
-    manifest = write_manifest(out / "manifest.json", command="verify",
-                              config={"item": config.item, "label": config.label, "unsure": config.unsure,
-                                      "folds": config.folds, "seed": config.seed},
-                              inputs=[attributes, *([label_file] if label_file else [])], counts=result.counts,
-                              timings={"seconds": round(time.perf_counter() - started, 3)})
-    result.assessments_path, result.verify_path, result.manifest_path = \
-        out / "assessments.jsonl", out / "verify.json", manifest
-    result.outputs = [out / "assessments.jsonl", out / "verify.json", manifest]
 
 
 # -- agreement -------------------------------------------------------------------------------------
@@ -369,7 +242,7 @@ def agreement(config: AgreementJobConfig, humans: Sequence[PathLike] = (), model
 
     from ..errors import SynthgapError
     from .agreement import agreement as measure
-    from .labels import label_table, parse_label, read_raters
+    from ..labels import label_table, parse_label, read_raters
 
     started = time.perf_counter()
     humans, models = _listed(humans), _listed(models)
@@ -418,5 +291,4 @@ def _write_agreement(result: AgreementResult, config: AgreementJobConfig, join: 
     result.outputs = [out / "agreement.json", manifest]
 
 
-__all__ = ["AgreementJobConfig", "AgreementResult", "CompareJobConfig", "CompareResult", "VerifyJobConfig",
-           "VerifyResult", "agreement", "compare", "verify"]
+__all__ = ["AgreementJobConfig", "AgreementResult", "CompareJobConfig", "CompareResult", "agreement", "compare"]

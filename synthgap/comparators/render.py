@@ -63,9 +63,11 @@ def print_results(results: dict, console: Console | None = None) -> None:
 
 
 def print_extraction(section: dict, console: Console | None = None) -> None:
-    """Per corpus: every extraction statistic with its 95% interval."""
+    """Per corpus: every extraction statistic with its 95% interval, or why it has none."""
     console = console or stdout_console()
-    table = Table(title=f"attribute extraction ({section['config']['extractor']}) per corpus", title_justify="left")
+    cfg = section["config"]
+    table = Table(title=f"attribute extraction ({cfg['extractor']} extractor, {cfg.get('verifier', 'trained')} "
+                        f"verifier) per corpus", title_justify="left")
     table.add_column("statistic")
     corpora = section["corpora"]
     for label, c in corpora.items():
@@ -75,7 +77,8 @@ def print_extraction(section: dict, console: Console | None = None) -> None:
         cells = []
         for c in corpora.values():
             st = c["statistics"][name]
-            cells.append("-" if st["value"] is None else f"{_num(st['value'])} {_ci(st['ci95'])}")
+            cells.append(f"n/a ({st.get('why') or 'no value'})" if st["value"] is None
+                         else f"{_num(st['value'])} {_ci(st['ci95'])}")
         table.add_row(name, *cells)
     console.print(table)
 

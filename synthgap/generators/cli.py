@@ -88,9 +88,9 @@ def templates(personas_file, per_persona, turns, disclosure, disclosures, intent
 @click.command()
 @click.argument("source", metavar="INPUT")
 @click.option("--variant", "variants_", multiple=True, required=True, metavar="NAME[:k=v,...]",
-              help="implicit[:p=] | remove[:p=,style=] | distractors[:k=,kind=offtopic|thirdparty|mixed] | "
-                   "noise[:preset=,typo_rate=,...] | history:n=K | shuffle[:scope=history|corpus] "
-                   "(repeatable, applied in order)")
+              help="implicit[:p=] | remove[:p=,style=] | distractors[:k=,kind=offtopic|thirdparty|situational|mixed,"
+                   "pool=all|train|test,split=] | noise[:preset=,typo_rate=,...] | history:n=K | "
+                   "shuffle[:scope=history|corpus] (repeatable, applied in order)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @taxonomy_option
 @read_options

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from ..errors import SynthgapError
 from ..personas.taxonomy import Taxonomy
@@ -49,8 +49,11 @@ THIRD_PARTY = {
 # One-off situations and single mentions: (what the user says, the stable claim that would
 # overgeneralize it, the scope of what was said, a claim that keeps to that scope). An extractor that
 # turns the first into the second overgeneralizes; the last is supported. The verifier's constructed
-# labels are built from these (synthgap/verifiers).
+# labels are built from these (synthgap/verifiers); `situation_split` halves them into train and test
+# pools so a held-out score is on situations (and phrasings) the verifier never saw. The stable claims
+# vary in form: many carry no word of lasting ("often", "chronic", "lives in"), only a generic trait.
 SITUATIONAL = [
+    # one-off states and circumstances restated as lasting ones
     ("I have a terrible headache today, so please keep it short.", "The user has chronic headaches.", "one-off",
      "The user has a headache today."),
     ("I'm in Lisbon this week for a conference.", "The user lives in Lisbon.", "one-off",
@@ -62,8 +65,35 @@ SITUATIONAL = [
     ("I stayed up late last night watching a documentary about whales.",
      "The user is passionate about marine biology.", "one-off",
      "The user watched a documentary about whales last night."),
-    ("I'm borrowing my cousin's car for the weekend.", "The user owns a car.", "one-off",
-     "The user is borrowing a car for the weekend."),
+    ("I'm borrowing a friend's car this weekend.", "The user owns a car.", "one-off",
+     "The user is borrowing a car this weekend."),
+    ("I'm covering a colleague's night shift tonight, so I'll be up late.", "The user works night shifts.",
+     "one-off", "The user is covering a night shift tonight."),
+    ("I've got a cold right now and my voice is almost gone.", "The user has a weak immune system.", "one-off",
+     "The user has a cold right now."),
+    ("The internet at home is down, so I'm working from a café this afternoon.", "The user works remotely.",
+     "one-off", "The user is working from a café this afternoon."),
+    ("A train strike left me stuck in a hotel in Rotterdam tonight.", "The user is based in Rotterdam.", "one-off",
+     "The user is staying in a hotel in Rotterdam tonight because of a train strike."),
+    ("I'm so nervous right now, I have to give a talk in an hour.", "The user has stage fright.", "one-off",
+     "The user is nervous right now about giving a talk."),
+    ("My knees are aching this morning after yesterday's long walk.", "The user has bad knees.", "one-off",
+     "The user's knees are aching this morning after a long walk."),
+    ("I'm sleeping on a friend's sofa this week while the flat gets repainted.", "The user is homeless.",
+     "one-off", "The user is sleeping on a friend's sofa this week while the flat is repainted."),
+    ("I'm looking after a neighbour's dog this weekend.", "The user has a dog.", "one-off",
+     "The user is looking after a neighbour's dog this weekend."),
+    ("I'm skipping dinner tonight because lunch was huge.", "The user skips meals.", "one-off",
+     "The user is skipping dinner tonight."),
+    ("I barely slept last night, so I'm running on coffee today.", "The user has insomnia.", "one-off",
+     "The user slept badly last night."),
+    ("I'm feeling pretty down today, nothing seems to go right.", "The user is an unhappy person.", "one-off",
+     "The user is feeling down today."),
+    ("I'm sitting in a hospital waiting room at the moment for a routine check.",
+     "The user has a serious illness.", "one-off", "The user is at a hospital at the moment for a routine check."),
+    ("I'm house-sitting a place with a big garden this month.", "The user has a garden.", "one-off",
+     "The user is house-sitting a place with a garden this month."),
+    # single occasions and first tries restated as habits, tastes or identities
     ("I had sushi for lunch yesterday.", "The user eats sushi regularly.", "habit", "The user had sushi yesterday."),
     ("I went hiking last weekend with some friends.", "The user hikes regularly.", "habit",
      "The user went hiking last weekend."),
@@ -75,8 +105,67 @@ SITUATIONAL = [
      "The user watched a football match last night."),
     ("I read a sci-fi novel on the train this morning.", "The user is an avid science fiction reader.", "habit",
      "The user read a sci-fi novel this morning."),
+    ("I went to the opera last weekend because someone gave me a ticket.", "The user likes opera.", "habit",
+     "The user went to the opera last weekend."),
+    ("I played poker for the first time last night and lost ten euros.", "The user is a poker player.", "habit",
+     "The user played poker for the first time last night."),
+    ("I brewed a batch of beer for the first time this weekend.", "The user is a home brewer.", "habit",
+     "The user brewed beer for the first time this weekend."),
+    ("I saw a stand-up comedy show yesterday.", "The user loves stand-up comedy.", "habit",
+     "The user saw a stand-up comedy show yesterday."),
+    ("I played a round of golf yesterday with some clients.", "The user plays golf.", "habit",
+     "The user played golf yesterday."),
+    ("I'm having a glass of wine with dinner tonight.", "The user drinks alcohol every day.", "habit",
+     "The user is having a glass of wine with dinner tonight."),
+    ("I took the bus to work today because my bike had a flat tyre.", "The user usually commutes by bus.", "habit",
+     "The user took the bus to work today."),
+    ("I needed three coffees this morning to get through a deadline.", "The user is addicted to coffee.", "habit",
+     "The user drank three coffees this morning."),
+    ("I went kayaking on the lake this afternoon.", "The user goes kayaking every week.", "habit",
+     "The user went kayaking this afternoon."),
+    ("I helped out at a food bank yesterday.", "The user does charity work.", "habit",
+     "The user helped at a food bank yesterday."),
+    ("I visited a modern art museum last weekend.", "The user is an art lover.", "habit",
+     "The user visited a modern art museum last weekend."),
 ]
 SITUATIONAL_REPLIES = ["Got it.", "Sure, I'll keep that in mind.", "Thanks for the context!", "Understood."]
+
+POOLS = ("all", "train", "test")
+
+
+def situation_split(seed: int = 0) -> tuple[list[int], list[int]]:
+    """Indices into SITUATIONAL, half to a train pool and half to a test pool (sorted), by a shuffle seeded
+    with `seed`; one-off and habit entries are halved separately, so each pool has both scopes."""
+    train: list[int] = []
+    test: list[int] = []
+    for scope in sorted({s[2] for s in SITUATIONAL}):
+        items = [i for i, s in enumerate(SITUATIONAL) if s[2] == scope]
+        seeded_random(seed, "situation-split", scope).shuffle(items)
+        half = (len(items) + 1) // 2
+        train += items[:half]
+        test += items[half:]
+    return sorted(train), sorted(test)
+
+
+def thirdparty_split(seed: int = 0) -> tuple[list[str], list[str]]:
+    """The attribute ids of THIRD_PARTY (each with its own phrasing), half to a train pool and half to a test
+    pool (in THIRD_PARTY's order), by a shuffle seeded with `seed`."""
+    keys = list(THIRD_PARTY)
+    seeded_random(seed, "thirdparty-split").shuffle(keys)
+    half = (len(keys) + 1) // 2
+    train, test = set(keys[:half]), set(keys[half:])
+    return [k for k in THIRD_PARTY if k in train], [k for k in THIRD_PARTY if k in test]
+
+
+def pool_members(pool: str = "all", split: int = 0) -> tuple[Optional[list[int]], Optional[list[str]]]:
+    """(SITUATIONAL indices, THIRD_PARTY attribute ids) of a pool: None, None (everything) for "all", else
+    the "train" or "test" half of `situation_split(split)` and `thirdparty_split(split)`."""
+    if pool not in POOLS:
+        raise SynthgapError(f"distractor pool must be one of {', '.join(POOLS)}, not {pool!r}")
+    if pool == "all":
+        return None, None
+    side = 0 if pool == "train" else 1
+    return situation_split(split)[side], thirdparty_split(split)[side]
 
 
 def _copy(conv: Conversation) -> Conversation:
@@ -197,18 +286,34 @@ def remove_disclosures(conv: Conversation, rng: random.Random, p: float = 1.0,
 
 
 def add_distractors(conv: Conversation, taxonomy: Taxonomy, rng: random.Random, k: int = 1,
-                    kind: str = "mixed") -> tuple[Conversation, dict]:
+                    kind: str = "mixed", situations: Optional[Sequence[int]] = None,
+                    attributes: Optional[Sequence[str]] = None) -> tuple[Conversation, dict]:
     """Insert k user/assistant exchanges: off-topic questions, facts about someone else, or one-off situations
-    ("situational": never part of "mixed", so mixed outputs stay what they were)."""
+    ("situational": never part of "mixed", so mixed outputs stay what they were). `situations` (indices into
+    SITUATIONAL) and `attributes` (THIRD_PARTY attribute ids) restrict what is drawn (None: all of them;
+    see `pool_members` for held-out halves)."""
     if kind not in ("offtopic", "thirdparty", "situational", "mixed"):
         raise SynthgapError(f"variant distractors: kind must be offtopic, thirdparty, situational or mixed, "
                             f"not {kind!r}")
+    if situations is None:
+        chosen = SITUATIONAL
+    else:
+        bad = [i for i in situations if not (isinstance(i, int) and 0 <= i < len(SITUATIONAL))]
+        if bad or not situations:
+            raise SynthgapError(f"distractors: situations must be indices 0..{len(SITUATIONAL) - 1}, "
+                                f"got {list(situations)!r}")
+        chosen = [SITUATIONAL[i] for i in situations]
+    if attributes is not None:
+        unknown = sorted(set(attributes) - set(THIRD_PARTY))
+        if unknown or not attributes:
+            raise SynthgapError(f"distractors: third-party attributes must be some of {', '.join(THIRD_PARTY)}, "
+                                f"got {list(attributes)!r}")
     out = _copy(conv)
     added = []
     for _ in range(k):
         which = kind if kind != "mixed" else rng.choice(["offtopic", "thirdparty"])
         if which == "thirdparty":
-            made = _third_party(taxonomy, rng)
+            made = _third_party(taxonomy, rng, attributes)
             if made is None:
                 which = "offtopic"
             else:
@@ -217,7 +322,7 @@ def add_distractors(conv: Conversation, taxonomy: Taxonomy, rng: random.Random, 
                                     "Sounds like they keep busy!"])
         situation = None
         if which == "situational":
-            situation = rng.choice(SITUATIONAL)
+            situation = rng.choice(chosen)
             user_text, reply = situation[0], rng.choice(SITUATIONAL_REPLIES)
             attr_key = value = None
         if which == "offtopic":
@@ -241,7 +346,8 @@ def add_distractors(conv: Conversation, taxonomy: Taxonomy, rng: random.Random, 
     return out, {"added": len(added)}
 
 
-def _third_party(taxonomy: Taxonomy, rng: random.Random) -> Optional[tuple[str, str, Any]]:
+def _third_party(taxonomy: Taxonomy, rng: random.Random,
+                 attributes: Optional[Sequence[str]] = None) -> Optional[tuple[str, str, Any]]:
     def candidates(key):
         attr = taxonomy[key]
         tables = [attr.values, *[attr.by_locale[loc] for loc in sorted(attr.by_locale)]]
@@ -249,7 +355,8 @@ def _third_party(taxonomy: Taxonomy, rng: random.Random) -> Optional[tuple[str, 
                  if v.weight > 0 and v.name not in ("none", "nothing_special")}
         return [found[n] for n in sorted(found)]
 
-    usable = [k for k in THIRD_PARTY if k in taxonomy and taxonomy[k].kind == "categorical" and candidates(k)]
+    usable = [k for k in THIRD_PARTY if (attributes is None or k in attributes) and k in taxonomy
+              and taxonomy[k].kind == "categorical" and candidates(k)]
     if not usable:
         return None
     key = rng.choice(usable)
@@ -336,7 +443,7 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
 
 
 _ALLOWED = {
-    "implicit": {"p"}, "remove": {"p", "style"}, "distractors": {"k", "kind"},
+    "implicit": {"p"}, "remove": {"p", "style"}, "distractors": {"k", "kind", "pool", "split"},
     "noise": {"preset", "typo_rate", "lowercase", "no_punct", "filler"}, "history": {"n"},
     "shuffle": {"scope"},
 }
@@ -355,11 +462,13 @@ def apply_variant(conversations: Iterable[Conversation], name: str, params: dict
         base = Realism.preset(params.get("preset", "realistic")) if "preset" in params or len(params) == 0 \
             else Realism()
         realism = base.model_copy(update={k: float(v) for k, v in params.items() if k != "preset"})
+    members = pool_members(str(params.get("pool", "all")), int(params.get("split", 0))) \
+        if name == "distractors" else (None, None)
     step: Callable = {
         "implicit": lambda c, r: to_implicit(c, taxonomy, r, float(params.get("p", 1.0))),
         "remove": lambda c, r: remove_disclosures(c, r, float(params.get("p", 1.0)), str(params.get("style", "all"))),
         "distractors": lambda c, r: add_distractors(c, taxonomy, r, int(params.get("k", 1)),
-                                                    str(params.get("kind", "mixed"))),
+                                                    str(params.get("kind", "mixed")), *members),
         "noise": lambda c, r: add_noise(c, taxonomy, r, realism),
     }[name]
     for conv in conversations:
@@ -379,12 +488,14 @@ def check_variant(name: str, params: dict) -> None:
     for key in ("p", "typo_rate", "lowercase", "no_punct", "filler"):
         if key in params and not (isinstance(params[key], (int, float)) and 0 <= params[key] <= 1):
             raise SynthgapError(f"variant {name}: {key} must be a number in [0, 1], got {params[key]!r}")
-    for key in ("k", "n"):
+    for key in ("k", "n", "split"):
         if key in params and not (isinstance(params[key], int) and params[key] >= (1 if key == "n" else 0)):
             raise SynthgapError(f"variant {name}: {key} must be a whole number >= {1 if key == 'n' else 0}, "
                                 f"got {params[key]!r}")
     if name == "history" and "n" not in params:
         raise SynthgapError("variant history: give n, the conversations to keep per user (history:n=2)")
+    if name == "distractors" and params.get("pool", "all") not in POOLS:
+        raise SynthgapError(f"variant distractors: pool must be {', '.join(POOLS)}, not {params['pool']!r}")
     if name == "remove" and params.get("style", "all") not in ("all", "explicit", "implicit"):
         raise SynthgapError(f"variant remove: style must be all, explicit or implicit, not {params['style']!r}")
     if name == "shuffle" and params.get("scope", "history") not in ("history", "corpus"):

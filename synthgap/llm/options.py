@@ -27,7 +27,8 @@ def backend_options(prefix: str = "", default_model: str = "smollm2-135m"):
         click.option(f"{dash}backend", f"{under}backend", type=click.Choice(KINDS),
                      default=None if prefix else "llamacpp", show_default=not prefix,
                      help="engine" + ({"assistant-": " for the assistant (default: the user's)",
-                                       "llm-": " of the LLM extractor (default: llamacpp)"}.get(prefix, ""))),
+                                       "llm-": " of the LLM extractor (default: llamacpp)",
+                                       "judge-": " of the LLM judge (default: llamacpp)"}.get(prefix, ""))),
         click.option(f"{dash}model", f"{under}model", default=None if prefix else default_model,
                      show_default=not prefix,
                      help="llamacpp: a GGUF path or smollm2-135m | qwen2.5-coder-0.5b; openai: the served model "

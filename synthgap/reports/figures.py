@@ -290,31 +290,44 @@ def _f1(results: dict, colour: dict) -> Optional[Drawn]:
                  "category, for each synthetic corpus generated from personas.", fig)
 
 
+VERIFIER_PANELS = (("supported_share", "supported share"), ("overgeneralization_rate", "overgeneralization rate"))
+
+
 def _overgeneralization(results: dict, colour: dict) -> Optional[Drawn]:
-    """The overgeneralization rate of every corpus, real first, with its bootstrap interval."""
-    corpora = (results.get("extraction") or {}).get("corpora") or {}
+    """The verifier's supported share and overgeneralization rate of every corpus, real first, each with its
+    bootstrap interval; a corpus without a value keeps its place, marked n/a."""
+    section = results.get("extraction") or {}
+    corpora = section.get("corpora") or {}
     real = _real_label(results)
-    rows = [(label, (c.get("statistics") or {}).get("overgeneralization_rate") or {}) for label, c in corpora.items()]
-    rows = sorted([r for r in rows if r[1].get("value") is not None], key=lambda r: r[0] != real)
-    if not rows:
+    labels = sorted(corpora, key=lambda label: label != real)
+    stats = {label: (corpora[label].get("statistics") or {}) for label in labels}
+    if not any((stats[label].get(key) or {}).get("value") is not None
+               for label in labels for key, _ in VERIFIER_PANELS):
         return None
-    fig = _figure(max(2.6, 0.75 * len(rows) + 1.3), 3.0)
-    ax = fig.add_subplot()
-    values = [s["value"] for _, s in rows]
-    errors = [[max(0.0, v - (s.get("ci95") or (v, v))[0]) for v, (_, s) in zip(values, rows)],
-              [max(0.0, (s.get("ci95") or (v, v))[1] - v) for v, (_, s) in zip(values, rows)]]
-    tops = [v + e for v, e in zip(values, errors[1])]
-    top = max(0.05, max(tops) * 1.18)
-    ax.bar(range(len(rows)), values, 0.6, yerr=errors, capsize=3, color=[colour.get(label) for label, _ in rows],
-           alpha=0.6, edgecolor=[colour.get(label) for label, _ in rows], linewidth=1.2, error_kw={"lw": 1})
-    for x, (v, t) in enumerate(zip(values, tops)):  # the value, readable even for a zero-height bar
-        ax.text(x, t + top * 0.015, fmt(v), ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(range(len(rows)), [label for label, _ in rows])
-    ax.set_ylabel("overgeneralization rate")
-    ax.set_ylim(0, top)
-    return Drawn("overgeneralization", "Overgeneralization rate",
-                 "Share of extracted attributes flagged as overgeneralized (a stable trait claimed from narrow "
-                 "evidence) per corpus, with 95% bootstrap intervals over users.", fig)
+    fig = _figure(max(4.6, 2 * (0.7 * len(labels) + 0.9)), 3.0)
+    axes = fig.subplots(1, len(VERIFIER_PANELS), squeeze=False)[0]
+    for ax, (key, name) in zip(axes, VERIFIER_PANELS):
+        cells = [stats[label].get(key) or {} for label in labels]
+        values = [c.get("value") for c in cells]
+        drawn = [0.0 if v is None else v for v in values]
+        cis = [c.get("ci95") or (v, v) for c, v in zip(cells, drawn)]
+        errors = [[max(0.0, v - ci[0]) for v, ci in zip(drawn, cis)],
+                  [max(0.0, ci[1] - v) for v, ci in zip(drawn, cis)]]
+        tops = [v + e for v, e in zip(drawn, errors[1])]
+        top = 1.12 if key == "supported_share" else max(0.05, max(tops) * 1.18)
+        ax.bar(range(len(labels)), drawn, 0.6, yerr=errors, capsize=3, color=[colour.get(label) for label in labels],
+               alpha=0.6, edgecolor=[colour.get(label) for label in labels], linewidth=1.2, error_kw={"lw": 1})
+        for x, (v, t) in enumerate(zip(values, tops)):  # the value, readable even for a zero-height bar
+            ax.text(x, t + top * 0.015, "n/a" if v is None else fmt(v), ha="center", va="bottom", fontsize=7)
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set_title(name)
+        ax.set_ylim(0, top)
+    axes[0].set_ylabel("share of the verifier's answered attributes")
+    return Drawn("overgeneralization", "Verifier: supported share and overgeneralization rate",
+                 "Share of the extracted attributes the verifier judges supported by the user's own turns (left; its "
+                 "estimate of precision where a corpus has no gold) and overgeneralized, a lasting trait claimed from "
+                 "narrow evidence (right), per corpus with 95% bootstrap intervals over users; n/a marks a corpus "
+                 "with no answered attribute. The verifier never sees which extractor made a claim.", fig)
 
 
 def _sensitivity(results: dict, colour: dict) -> Optional[Drawn]:

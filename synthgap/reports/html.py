@@ -10,7 +10,7 @@ import struct
 from collections import Counter
 
 from .summary import (FAMILY_HEADER, FAMILY_TITLES, SUMMARY_HEADER, YARDSTICK, Table, agreement_tables,
-                      extraction_table, extractor, families, provenance, rows)
+                      extraction_blocks, families, provenance, rows)
 
 TEMPLATE = "report.html.j2"
 # summary.verdict's words -> the CSS class that colours them (anything else gets "other").
@@ -19,7 +19,8 @@ VERDICT_CLASSES = {"beyond real-vs-real variation": "beyond",
                    "within real-vs-real variation": "within",
                    "no difference": "same",
                    "no baseline to compare": "nobaseline"}
-_NUMERIC = {"real vs synthetic", "real vs real", "ratio", "mean pairwise kappa", "selection rate", "m", "authors",
+_NUMERIC = {"real vs synthetic", "real − synthetic", "real vs real", "gold", "stated", "stated share", "ratio",
+            "mean pairwise kappa", "selection rate", "m", "authors",
             "difference", "p (Holm)", "own items", "n own"}
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SCREEN_PX_PER_INCH = 120.0
@@ -28,6 +29,8 @@ SCREEN_PX_PER_INCH = 120.0
 def verdict_class(text: str) -> str:
     if text.startswith("too few items"):
         return "fewitems"
+    if text.startswith("n/a"):
+        return "nobaseline"
     return VERDICT_CLASSES.get(text, "other")
 
 
@@ -133,18 +136,20 @@ def context(results: dict, manifest: dict | None, images: list[tuple[str, str, s
     sections = []
     for family in families(results):
         section = {"id": "family-" + _slug(family), "family": family,
-                   "title": FAMILY_TITLES.get(family, family.title()), "table": None, "extraction": None,
+                   "title": FAMILY_TITLES.get(family, family.title()), "table": None, "blocks": [],
                    "agreement": []}
+        detailed = extraction_blocks(results, family) if family != "agreement" else []
         if family == "agreement":
             groups, rates = agreement_tables(results["agreement"])
             section["agreement"] = [_table(groups), _table(rates)]
+        elif detailed:  # extraction and overgeneralization: real vs each synthetic corpus, statistic by statistic
+            section["blocks"] = [{"kind": b.kind, "text": b.text,
+                                  "table": _table(b.table, b.verdicts) if b.table is not None else None}
+                                 for b in detailed]
         else:
             mine = [r for r in all_rows if r.family == family]
             section["table"] = _table(Table(FAMILY_HEADER, [r.family_cells() for r in mine]),
                                       [r.verdict for r in mine], _group_starts([r.synthetic for r in mine]))
-            if family == "extraction" and results.get("extraction"):
-                section["extraction"] = {"extractor": extractor(results["extraction"]),
-                                         "table": _table(extraction_table(results["extraction"]))}
         sections.append(section)
     real = results.get("real", {})
     return {

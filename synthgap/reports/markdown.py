@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from .summary import (FAMILY_HEADER, FAMILY_TITLES, SUMMARY_HEADER, YARDSTICK, Table, agreement_tables,
-                      extraction_table, extractor, families, provenance, rows)
+from .summary import (FAMILY_HEADER, FAMILY_TITLES, SUMMARY_HEADER, YARDSTICK, Block, Table, agreement_tables,
+                      extraction_blocks, families, provenance, rows)
 
 
 def _table(table: Table) -> list[str]:
     out = ["| " + " | ".join(table.header) + " |", "| " + " | ".join("---" for _ in table.header) + " |"]
     out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in table.body]
     return out
+
+
+def blocks(items: list[Block], level: int = 3) -> list[str]:
+    """Headings, paragraphs and tables of a section, separated by blank lines."""
+    out: list[str] = []
+    for b in items:
+        if b.kind == "heading":
+            out += ["#" * level + " " + b.text, ""]
+        elif b.kind == "text":
+            out += [b.text, ""]
+        elif b.table is not None:
+            out += _table(b.table) + [""]
+    return out[:-1] if out and out[-1] == "" else out
 
 
 def render(results: dict, manifest: dict | None = None) -> str:
@@ -30,10 +43,11 @@ def render(results: dict, manifest: dict | None = None) -> str:
             groups, rates = agreement_tables(results["agreement"])
             lines += _table(groups) + [""] + _table(rates)
             continue
+        detailed = extraction_blocks(results, family)
+        if detailed:  # extraction and overgeneralization: real vs each synthetic corpus, statistic by statistic
+            lines += blocks(detailed)
+            continue
         lines += _table(Table(FAMILY_HEADER, [r.family_cells() for r in all_rows if r.family == family]))
-        if family == "extraction" and results.get("extraction"):
-            lines += ["", "Per corpus:", "", f"Extractor: {extractor(results['extraction'])}", ""]
-            lines += _table(extraction_table(results["extraction"]))
     if results.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in results["notes"]]
     if manifest:
@@ -43,4 +57,4 @@ def render(results: dict, manifest: dict | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["render"]
+__all__ = ["blocks", "render"]

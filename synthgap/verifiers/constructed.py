@@ -103,25 +103,34 @@ def constructed_claims(histories: Iterable[UserHistory], personas: Mapping[str, 
     return out
 
 
-def constructed_set(folder: Union[str, Path], *, personas: int, seed: int = 0, per_persona: int = 2, turns: int = 3
-                    ) -> tuple[list[Claim], dict[str, UserHistory]]:
+def constructed_set(folder: Union[str, Path], *, personas: int, seed: int = 0, per_persona: int = 2, turns: int = 3,
+                    pool: str = "all", split: int = 0) -> tuple[list[Claim], dict[str, UserHistory]]:
     """A labelled set made from scratch in `folder`: `personas` personas, their template conversations
     (realistic noise), one third-party and one one-off exchange inserted into each conversation, light noise
-    on top; returns the constructed claims and the users' histories."""
+    on top; returns the constructed claims and the users' histories.
+
+    `pool` "train" or "test" draws the one-off situations and the third-party attributes from that half of
+    the split seeded by `split` (`synthgap.generators.variants.pool_members`): a verifier trained on a
+    "train" set and scored on a "test" set meets situations and phrasings it never saw; "all" uses
+    every one."""
     from ..corpora import load
     from ..generators.jobs import TemplatesJobConfig, VariantsJobConfig, generate_templates, make_variants
     from ..personas.jobs import SampleJobConfig, sample_personas
     from ..personas.reference import read_persona_file
     from ..personas.taxonomy import load_taxonomy
 
+    from ..generators.variants import pool_members
+
+    pool_members(pool, split)  # refuses an unknown pool before anything is written
+    where = "" if pool == "all" else f",pool={pool},split={split}"
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     people = sample_personas(SampleJobConfig(n=personas, seed=seed), folder / "personas.jsonl", restart=True).output
     convs = generate_templates(TemplatesJobConfig(per_persona=per_persona, turns=turns, seed=seed,
                                                   realism="realistic"), people, folder / "templates.jsonl",
                                restart=True).output
-    hard = make_variants(VariantsJobConfig(variants=["distractors:k=1,kind=thirdparty",
-                                                     "distractors:k=1,kind=situational", "noise:preset=light"],
+    hard = make_variants(VariantsJobConfig(variants=[f"distractors:k=1,kind=thirdparty{where}",
+                                                     f"distractors:k=1,kind=situational{where}", "noise:preset=light"],
                                            seed=seed), convs, folder / "constructed.jsonl").output
     by_id = {p.id: p for p in read_persona_file(people, False)}
     histories = {h.user_id: h for h in load(str(hard), unit="user").users()}

@@ -56,18 +56,21 @@ def other_claims(histories: Sequence[UserHistory], own: Sequence[Claim], per_use
     return out
 
 
-def with_distractors(histories: Sequence[UserHistory], taxonomy, seed: int) -> list[UserHistory]:
-    """The histories with one third-party and one one-off exchange inserted into each conversation."""
-    from ..generators.variants import add_distractors
+def with_distractors(histories: Sequence[UserHistory], taxonomy, seed: int, pool: str = "all",
+                     split: int = 0) -> list[UserHistory]:
+    """The histories with one third-party and one one-off exchange inserted into each conversation (drawn
+    from one half of the seeded split with `pool` "train" or "test", see `constructed_set`)."""
+    from ..generators.variants import add_distractors, pool_members
     from ..seeds import seeded_random
 
+    situations, attributes = pool_members(pool, split)
     out = []
     for h in histories:
         convs = []
         for conv in h.conversations:
             for kind in ("thirdparty", "situational"):
                 conv, _ = add_distractors(conv, taxonomy, seeded_random(seed, "real-distractors", kind, conv.id), 1,
-                                          kind)
+                                          kind, situations, attributes)
             convs.append(conv)
         out.append(h.model_copy(update={"conversations": convs}))
     return out
@@ -102,16 +105,17 @@ def auc_with_interval(positive: Sequence[float], negative: Sequence[float], pos_
 
 
 def separation(verifier, histories: Sequence[UserHistory], taxonomy, *, others_per_user: int = 2, seed: int = 0,
-               replicates: int = 200, max_users: Optional[int] = None) -> dict:
+               replicates: int = 200, max_users: Optional[int] = None, pool: str = "all", split: int = 0) -> dict:
     """Own-vs-other and own-vs-overgeneralized AUCs of `verifier` (anything with `probabilities(claims,
-    histories)` in `LABELS` columns) on a real corpus whose users carry gold attributes."""
+    histories)` in `LABELS` columns) on a real corpus whose users carry gold attributes; `pool`/`split`
+    choose the inserted distractors (the "test" half for a verifier trained on a "train" set)."""
     users = [h for h in histories if h.attributes and any(t.role == "user" for c in h.conversations for t in c.turns)]
     if max_users is not None and len(users) > max_users:
         keep = sorted(numpy_rng(seed, "users").choice(len(users), max_users, replace=False))
         users = [users[int(i)] for i in keep]
     own = own_claims(users)
     other = other_claims(users, own, others_per_user, seed)
-    inserted = with_distractors(users, taxonomy, seed)
+    inserted = with_distractors(users, taxonomy, seed, pool, split)
     by_id = {h.user_id: h for h in inserted}
     over = [c for h in inserted for c in _overgeneralized(h, taxonomy)]
     p_own, _ = verifier.probabilities(own, by_id)

@@ -23,8 +23,15 @@ from .claims import Claim
 _PEOPLE = sorted((KIN | RELATIONS | {"friend", "coworker", "colleague", "neighbour", "neighbor", "cousin", "flatmate",
                                      "roommate", "boss", "aunt", "uncle", "grandma", "grandpa"})
                  - {"job", "work", "home", "name", "age", "first", "main", "native", "diet", "health", "back"})
-THIRD_PARTY = re.compile(r"\b(?:my|our)\s+(?:" + "|".join(map(re.escape, _PEOPLE)) + r")\b"
-                         r"(?!['’]s\s+(?:house|place))", re.I)
+# The relative must be what the clause is about ("my sister works as a nurse"), not an object ("an email to
+# my boss"): a verb within a few words of it.
+_ABOUT = (r"(?:is|are|was|were|has|have|had|works?|worked|lives?|lived|likes?|liked|loves?|loved|enjoys?|plays?|"
+          r"studies|studied|goes|went|does|did|got|gets|became|speaks?|keeps?|owns?|runs?|just|also|really|still|"
+          r"always|never)")
+THIRD_PARTY = re.compile(r"\b(?:my|our)\s+(?:" + "|".join(map(re.escape, _PEOPLE)) + r")(?:['’]s)?\b"
+                         r"(?:\s+[\w'’-]+){0,2}?\s+" + _ABOUT + r"\b"
+                         r"|\b(?:my|our)\s+(?:" + "|".join(map(re.escape, _PEOPLE)) + r")['’]s\s+(?!house|place)\w+",
+                         re.I)
 # a one-off time span or a first try
 ONE_OFF = re.compile(r"\b(?:today|tonight|yesterday|this (?:morning|afternoon|evening|week|weekend|month)|"
                      r"last (?:night|week|weekend|month|time)|right now|at the moment|for the first time|"
@@ -39,15 +46,17 @@ _STOP = frozenset("the user is a an of to in and or for with has have their they
                   "was are it this that".split())
 
 NAMES = ("max_cosine", "top3_cosine", "breadth", "best_third_party", "best_one_off", "best_first_person",
-         "claim_lasting", "claim_situational", "overlap", "turns_log")
+         "claim_lasting", "claim_situational", "scope_mismatch", "overlap", "turns_log")
 
 
 @dataclass
 class PairFeatures:
-    """The feature matrix of a list of claims, the turn each claim is closest to, and its cosine."""
+    """The feature matrix of a list of claims, the turn each claim is closest to, its cosine, and the turns
+    that bear on the claim (the closest one and every other at `breadth_at` cosine or more), in history order."""
     matrix: np.ndarray
     best_turn: list[tuple[str, int] | None]
     best_cosine: np.ndarray
+    near_turns: list[list[tuple[str, int]]]
 
 
 def user_turns(history: UserHistory) -> list[tuple[tuple[str, int], str]]:
@@ -74,30 +83,35 @@ def pair_features(claims: Sequence[Claim], histories: dict[str, UserHistory],
     texts = sorted({text for items in turns.values() for _, text in items} | {c.statement for c in claims})
     index = {text: i for i, text in enumerate(texts)}
     vectors = _unit(np.asarray(embed(texts), dtype=np.float64)) if texts else np.zeros((0, 1))
-    rows, best, best_cos = [], [], []
+    rows, best, best_cos, near = [], [], [], []
     for claim in claims:
         items = turns.get(claim.user_id, [])
         lasting = float(bool(LASTING.search(claim.statement)))
         situational = float(bool(CLAIM_SITUATIONAL.search(claim.statement)))
         if not items:
-            rows.append([0, 0, 0, 0, 0, 0, lasting, situational, 0, 0])
+            rows.append([0, 0, 0, 0, 0, 0, lasting, situational, 0, 0, 0])
             best.append(None)
             best_cos.append(0.0)
+            near.append([])
             continue
         sims = vectors[[index[t] for _, t in items]] @ vectors[index[claim.statement]]
         order = np.argsort(-sims, kind="stable")
         where, text = items[order[0]]
         words = _content_words(text)
         claim_words = _content_words(claim.statement)
+        one_off = float(bool(ONE_OFF.search(text)))
+        # the claim drops the time span its closest evidence has: "I have a headache today" -> "has headaches"
+        mismatch = one_off * (1.0 - situational)
         rows.append([sims[order[0]], float(np.mean(sims[order[:3]])), float(np.mean(sims >= breadth_at)),
-                     float(bool(THIRD_PARTY.search(text))), float(bool(ONE_OFF.search(text))),
-                     float(bool(set(_WORD.findall(text.lower())) & FIRST_PERSON)), lasting, situational,
+                     float(bool(THIRD_PARTY.search(text))), one_off,
+                     float(bool(set(_WORD.findall(text.lower())) & FIRST_PERSON)), lasting, situational, mismatch,
                      len(words & claim_words) / len(claim_words) if claim_words else 0.0,
                      float(np.log1p(len(items)))])
         best.append(where)
         best_cos.append(float(sims[order[0]]))
+        near.append([items[i][0] for i in range(len(items)) if i == order[0] or sims[i] >= breadth_at])
     return PairFeatures(np.asarray(rows, dtype=np.float64).reshape(len(claims), len(NAMES)), best,
-                        np.asarray(best_cos))
+                        np.asarray(best_cos), near)
 
 
 __all__ = ["CLAIM_SITUATIONAL", "LASTING", "NAMES", "ONE_OFF", "PairFeatures", "THIRD_PARTY", "pair_features",

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-from ..errors import SynthgapError
+from .errors import SynthgapError
 
 RELEVANCE_JOIN = ("user_id", "attribute")
 PROMPT_FIELD = "prompt_index"

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
-from synthgap.comparators.jobs import (AgreementJobConfig, CompareJobConfig, VerifyJobConfig, agreement, compare,
-                                       verify)
+from synthgap.comparators.jobs import AgreementJobConfig, CompareJobConfig, agreement, compare
+from synthgap.verifiers.jobs import TrainVerifierConfig, VerifyJobConfig, verify
 from synthgap.extractors.jobs import ExtractJobConfig, ExtractorSettings, extract
 from synthgap.reports.jobs import ReportJobConfig, report
 from tests.conftest import CORPORA
@@ -74,7 +74,7 @@ def test_extract_and_verify_jobs_write_what_the_commands_write(tmp_path):
     shown = cli("verify", tmp_path / "cli.jsonl", "--source", REAL, "--json", "-o", tmp_path / "v-cli")
     checked = verify(VerifyJobConfig(), tmp_path / "py.jsonl", str(REAL), output=tmp_path / "v-py")
     assert checked.data == json.loads(shown.output.strip().splitlines()[-1])
-    assert checked.attributes == done.attributes and checked.verifier is None
+    assert checked.attributes == done.attributes and checked.against_labels is None
     for name in ("assessments.jsonl", "verify.json"):
         assert (tmp_path / "v-py" / name).read_bytes() == (tmp_path / "v-cli" / name).read_bytes()
 
@@ -99,7 +99,9 @@ def test_agreement_job_gives_what_the_command_prints(tmp_path):
     (CompareJobConfig, {"extractor": {"engine": {"kind": "llamacpp", "modle": "x"}}}),
     (ExtractJobConfig, {"extractor": "spacy"}),
     (ExtractorSettings, {"prompt_dirs": ["x"]}),
-    (VerifyJobConfig, {"folds": 1}),
+    (VerifyJobConfig, {"bootstrap": 1}),
+    (VerifyJobConfig, {"verifier": {"kind": "rules"}}),
+    (TrainVerifierConfig, {"folds": 1}),
     (AgreementJobConfig, {"fmt": "long"}),
     (ReportJobConfig, {"formats": ["pdf"]}),
 ])

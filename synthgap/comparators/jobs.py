@@ -154,7 +154,7 @@ def _extraction(config: CompareJobConfig, results: dict, samples: list, roles: l
     from .base import adjust_verdicts
     from .extraction import ExtractionComparison, ExtractionConfig
 
-    from ..verifiers.jobs import build_verifier
+    from ..verifiers.jobs import build_verifier, public_info
 
     started = time.perf_counter()
     embedder = Embedder(config.model, cache=not config.no_cache, cache_path=config.cache_dir)
@@ -180,7 +180,7 @@ def _extraction(config: CompareJobConfig, results: dict, samples: list, roles: l
     finally:
         built.close()
         judge.close()
-    section["verifier"] = {k: (v() if callable(v) else v) for k, v in judge.info.items() if k != "cache"}
+    section["verifier"] = public_info({k: v for k, v in judge.info.items() if k != "cache"})
     for sample, role in zip(samples[1:], roles):
         for r in per_synthetic[sample.label]:
             item = r.to_json(sample.label)

@@ -199,18 +199,22 @@ def _read_attributes(attributes: PathLike, source: str, skip_bad: bool):
 
 # -- verify ------------------------------------------------------------------------------------------
 
-class VerifyJobConfig(JobConfig):
-    """Everything `synthgap verify` is told besides its attributes, source, labels and output."""
-    verifier: VerifierSettings = VerifierSettings()
+class _LabelledJobConfig(JobConfig):
+    """What `verify` and `verify train` share: how a human label file is read, the seed and the caches."""
     item: str = "user_id,statement"  # the label file's columns that identify an attribute
     label: str = "label"  # the label file's label column
     unsure: Literal["drop", "bad", "ok"] = "drop"  # what an 'unsure' label counts as
     bad_as: Literal["overgeneralized", "unsupported"] = "overgeneralized"  # what a 'bad' label is read as
-    bootstrap: int = Field(200, ge=10)
     seed: int = 0
     skip_bad: bool = False
     no_cache: bool = False
     cache_dir: Optional[str] = None
+
+
+class VerifyJobConfig(_LabelledJobConfig):
+    """Everything `synthgap verify` is told besides its attributes, source, labels and output."""
+    verifier: VerifierSettings = VerifierSettings()
+    bootstrap: int = Field(200, ge=10)
 
 
 class VerifyResult(JobResult):
@@ -255,7 +259,7 @@ def verify(config: VerifyJobConfig, attributes: PathLike, source: str, labels: O
     finally:
         built.close()
     summary = summarize(readings, histories, replicates=config.bootstrap, seed=config.seed, tag=str(source))
-    data = {"summary": summary, "verifier": _public(built.info)}
+    data = {"summary": summary, "verifier": public_info(built.info)}
     counts = {"attributes": summary["attributes"], "users": summary["users"]}
     if labels:
         claims, label_counts = human_claims(labels, users, item=config.item, label=config.label, unsure=config.unsure,
@@ -284,8 +288,9 @@ def verify(config: VerifyJobConfig, attributes: PathLike, source: str, labels: O
     return result
 
 
-def _public(info: dict) -> dict:
-    """The verifier's info without callables (read after the run)."""
+def public_info(info: dict) -> dict:
+    """A verifier's info as JSON: callables (counts read after the run) called, the rest as text where it is
+    not JSON already."""
     out = {}
     for k, v in info.items():
         out[k] = v() if callable(v) else v
@@ -307,20 +312,12 @@ def _write(out: Path, readings, sizes: dict, data: dict) -> None:
 
 # -- verify train ------------------------------------------------------------------------------------
 
-class TrainVerifierConfig(JobConfig):
+class TrainVerifierConfig(_LabelledJobConfig):
     """`synthgap verify train`: human labels (with the attributes file and corpus they label) or, without
     them, constructed claims of `personas` template personas."""
     personas: int = Field(60, ge=10)  # constructed personas (the training set without labels; with labels,
     # the claims that teach what bears on a user at all when the labels have no 'unsupported')
-    item: str = "user_id,statement"
-    label: str = "label"
-    unsure: Literal["drop", "bad", "ok"] = "drop"
-    bad_as: Literal["overgeneralized", "unsupported"] = "overgeneralized"
     folds: int = Field(5, ge=2)
-    seed: int = 0
-    skip_bad: bool = False
-    no_cache: bool = False
-    cache_dir: Optional[str] = None
 
 
 class TrainVerifierResult(JobResult):
@@ -380,4 +377,5 @@ def train_verifier(config: TrainVerifierConfig, output: PathLike, *, labels: Opt
 
 __all__ = ["BuiltVerifier", "DEFAULT_JUDGE", "TrainVerifierConfig", "TrainVerifierResult", "VerifierSettings",
            "VerifyJobConfig", "VerifyResult", "build_verifier", "default_trained", "human_claims", "label_of",
+           "public_info",
            "train_verifier", "verify"]

@@ -95,3 +95,37 @@ def test_generate_llm_through_the_real_server(llama_server, tmp_path):
     assert len(convs) + manifest["counts"]["failed"] == 2 and convs
     assert all(t["content"].strip() for c in convs for t in c["turns"])
     assert manifest["counts"]["engine"]["requests"] >= 4 and manifest["counts"]["engine"]["completion_tokens"] > 0
+
+
+def test_generate_continue_through_the_real_server(llama_server, tmp_path):
+    from click.testing import CliRunner
+
+    from synthgap.cli import cli
+    from synthgap.generators.continuation import read_twins
+
+    def turns(*texts):
+        return [{"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(texts)]
+
+    real = tmp_path / "real.jsonl"
+    dialogues = {"d1": turns("hi, can you suggest a pasta recipe?", "Sure: carbonara. Eggs, cheese, pancetta.",
+                             "no eggs pls, im allergic", "Then try aglio e olio: garlic, oil, chili."),
+                 "d2": turns("whats a good book on history", "Try 'SPQR' by Mary Beard.", "is it long?",
+                             "About 600 pages.", "ok thanks"),
+                 "d3": turns("fix my bike chain?", "Shift to the smallest cog, then lift the chain back on.")}
+    real.write_text("".join(json.dumps({"id": k, "user_id": f"u-{k}", "source": "handmade", "synthetic": False,
+                                        "turns": v}) + "\n" for k, v in dialogues.items()))
+    out = tmp_path / "twins.jsonl"
+    result = CliRunner().invoke(cli, [str(a) for a in (
+        "generate", "continue", "--real", real, "--backend", "openai", "--model", "smollm2", "--base-url",
+        llama_server, "--concurrency", 2, "--positions", "all", "--max-tokens", 24, "--no-cache", "-o", out)],
+        catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    twins = read_twins(out)
+    manifest = json.loads((tmp_path / "twins.jsonl.manifest.json").read_text())
+    # d1: turn 2 and its end; d2: turn 2 and turn 4 (it ends on a user turn); d3: one exchange, not eligible
+    assert len(twins) + manifest["counts"]["failed"] == 4 and twins
+    assert {(t["meta"]["continuation"]["conversation_id"], t["meta"]["continuation"]["turn_index"]) for t in twins} \
+        <= {("d1", 2), ("d1", 4), ("d2", 2), ("d2", 4)}
+    assert all(t["turns"][0]["content"].strip() for t in twins if not t["meta"]["continuation"]["simulated_ended"])
+    assert all(t["meta"]["user_model"] == f"served:smollm2@{llama_server}" for t in twins)
+    assert manifest["counts"]["engine"]["requests"] >= 4

@@ -1,17 +1,17 @@
-"""`synthgap generate templates|llm` and `synthgap variants`: thin commands over synthgap.generators.jobs."""
+"""`synthgap generate templates|llm|continue` and `synthgap variants`: thin commands over synthgap.generators.jobs."""
 
 from __future__ import annotations
 
 import click
 
-from ..corpora.options import read_options, read_settings
+from ..corpora.options import read_options, read_settings, source_read_options, source_read_settings
 from ..llm.options import backend_options, llm_run_options, llm_settings
 from ..personas.options import skip_bad_option, taxonomy_option
 
 
 @click.group()
 def generate() -> None:
-    """Generate synthetic conversations for personas."""
+    """Generate synthetic conversations: for personas, or continuing the conversations of a real corpus."""
 
 
 def _log(message: str) -> None:
@@ -142,3 +142,44 @@ def llm(personas_file, per_persona, turns, disclosure, disclosures, intents, rea
                           engine=user_spec, assistant=spec_from_options(engine, "assistant-", base=user_spec),
                           **llm_settings(prompt_dirs, batch, max_failure_rate, no_cache, cache_dir))
     generate_llm(config, personas_file, output, resume=resume, force=force, log=_log)
+
+
+@generate.command("continue")
+@click.option("--real", "real", required=True, metavar="SOURCE",
+              help="the real corpus whose conversations are continued: a file, a folder, or a built-in name")
+@source_read_options
+@backend_options()
+@click.option("--conversations", type=click.IntRange(min=1), default=50, show_default=True,
+              help="real conversations drawn among those with a user turn after a first exchange")
+@click.option("--positions", type=click.Choice(["one", "all"]), default="one", show_default=True,
+              help="one: one seeded position per conversation; all: every eligible position")
+@click.option("--context-turns", type=click.IntRange(min=2), default=10, show_default=True,
+              help="at most this many real turns before the position are shown to the simulator")
+@click.option("--context-chars", type=click.IntRange(min=200), default=4000, show_default=True,
+              help="at most this many characters of context (oldest turns dropped, long turns shortened)")
+@click.option("--max-tokens", type=click.IntRange(min=8), default=128, show_default=True,
+              help="token limit of a simulated turn")
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True)
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=0.95, show_default=True)
+@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+              help="new tries for an empty or unusable answer")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--source", default="synthgap-continue", show_default=True, help="source label of the records")
+@llm_run_options
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="twins JSONL to write (twins whose simulator ended go to OUT.ended.jsonl)")
+def continue_(real, fmt, skip_bad, empty_turns, user_speaker, conversations, positions, context_turns,
+              context_chars, max_tokens, temperature, top_p, retries, seed, source, prompt_dirs, batch,
+              max_failure_rate, no_cache, cache_dir, resume, force, output, **engine):
+    """Context-matched continuation: a simulator writes the user's turn k of sampled real conversations
+    from the real turns before it, so each simulated turn has a real twin with the same context."""
+    from ..llm.factory import spec_from_options
+    from .jobs import ContinueJobConfig, generate_continue
+
+    config = ContinueJobConfig(conversations=conversations, positions=positions, context_turns=context_turns,
+                               context_chars=context_chars, max_tokens=max_tokens, temperature=temperature,
+                               top_p=top_p, retries=retries, seed=seed, source=source,
+                               engine=spec_from_options(engine),
+                               **source_read_settings(fmt, skip_bad, empty_turns, user_speaker),
+                               **llm_settings(prompt_dirs, batch, max_failure_rate, no_cache, cache_dir))
+    generate_continue(config, real, output, resume=resume, force=force, log=_log)

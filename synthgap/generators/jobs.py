@@ -1,13 +1,15 @@
-"""The generator jobs as library functions: template conversations, LLM conversations, benchmark variants.
+"""The generator jobs as library functions: template conversations, LLM conversations, context-matched
+continuations of a real corpus, benchmark variants.
 
 Each job takes a typed config (every setting of its command, validated before any work starts),
 the input and output paths, and returns a typed result; its messages go to `log` (the CLI's
-stderr, nowhere by default). `synthgap generate templates|llm` and `synthgap variants` are thin
+stderr, nowhere by default). `synthgap generate templates|llm|continue` and `synthgap variants` are thin
 commands over them.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated, Literal, Optional, Union
@@ -199,6 +201,131 @@ def generate_llm(config: LLMJobConfig, personas: PathLike, output: PathLike, *, 
     return run_llm_job(config, output, task, resume=resume, force=force, log=log)
 
 
+class ContinueJobConfig(LLMJobSettings, ReadSettings):
+    """Every setting of `synthgap generate continue`: the sample, the simulator, and how the real corpus is read."""
+
+    conversations: int = Field(50, ge=1, description="real conversations drawn (among the eligible ones)")
+    positions: Literal["one", "all"] = Field("one", description="one eligible position per conversation, or all")
+    context_turns: int = Field(10, ge=2, description="at most this many real turns before the position are shown")
+    context_chars: int = Field(4000, ge=200, description="at most this many characters of context are shown")
+    max_tokens: int = Field(128, ge=8, description="token limit of a simulated turn")
+    temperature: float = Field(0.8, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    retries: int = Field(2, ge=0, description="new tries for an empty or unusable answer")
+    seed: int = 0
+    source: str = Field("synthgap-continue", description="source label of the records")
+    engine: BackendSpec = Field(BackendSpec(), description="the engine that plays the user")
+
+
+class ContinueJobResult(LLMJobResult):
+    """What `generate continue` wrote: `written` twins with a simulated turn in `output`, `ended` twins
+    whose simulator ended the conversation in `ended_file` (OUT.ended.jsonl)."""
+
+    ended: int = 0
+    ended_file: Optional[Path] = None
+
+
+def generate_continue(config: ContinueJobConfig, real: PathLike, output: PathLike, *, resume: bool = False,
+                      force: bool = False, log: Log = quiet) -> ContinueJobResult:
+    """Context-matched continuation: sampled positions of the real corpus `real`, each user turn written by a
+    simulator from the real turns before it, into `output` (twins whose simulator ended go to OUT.ended.jsonl);
+    resumable with `resume`, restarted with `force` (generators/continuation.py says how positions are drawn)."""
+    from ..llm.job import check_resume
+    from ..outputs import fingerprint
+    from .continuation import ContinuationConfig, ContinuationGenerator, ended_path, sample_identity
+
+    check_resume(Path(output), resume, force)  # before reading the corpus: a refusal costs nothing
+    settings = ContinuationConfig(**{k: getattr(config, k) for k in ContinuationConfig.model_fields})
+    twins, sampling = _sample_real(config, real, settings, log)
+    ended = ended_path(output)
+
+    def identity(engines, prompts) -> dict:
+        return {"config": settings.model_dump(mode="json"), "corpus": str(real),
+                "real": fingerprint(sample_identity(twins)), "user": engine_identity(config.engine, engines.main),
+                "prompts": prompts.identity(["continue_user"])}
+
+    def work(engines, prompts, failures, skip):
+        generator = ContinuationGenerator(engines.main, settings, corpus=str(real), prompts=prompts, log=failures)
+        generator.stats["sampling"] = sampling
+        stream = _route_ended(generator, twins, ended, fingerprint(identity(engines, prompts)), skip, failures,
+                              config.batch, log)
+        return stream, generator.stats
+
+    task = LLMTask(command="generate continue", unit="twins", noun="simulated user turns", inputs=[real],
+                   total=len(twins), engine=config.engine, identity=identity, work=work)
+    result = run_llm_job(config, output, task, resume=resume, force=force, log=log)
+    count = _note_ended(Path(output), ended)
+    log(f"{count} twins where the simulated user ended the conversation: {ended}")
+    return ContinueJobResult(**{**result.model_dump(), "outputs": [*result.outputs, ended],
+                                "counts": {**result.counts, "ended": count}}, ended=count, ended_file=ended)
+
+
+def _sample_real(config: ContinueJobConfig, real: PathLike, settings, log: Log) -> tuple[list, dict]:
+    """The twins drawn from the real corpus (read with the job's read settings), with the read's notices."""
+    from ..corpora.reader import report_notices
+    from ..errors import SynthgapError
+    from .continuation import sample_twins
+
+    corpus = config.open(real)
+    sampling: dict = {}
+    twins = sample_twins(iter(corpus), settings, sampling)
+    report_notices(corpus.summary, log)
+    sampling["skipped"] = sum(corpus.summary.skipped.values())
+    if not twins:
+        raise SynthgapError(f"{real}: none of its {sampling['read']} conversations has a user turn after a first "
+                            "exchange (user, then assistant): nothing to continue")
+    log(f"sampled {len(twins)} positions from {len({t.conversation.id for t in twins})} of {sampling['eligible']} "
+        f"eligible conversations ({sampling['read']} read)")
+    return twins, sampling
+
+
+def _route_ended(generator, twins: list, ended: Path, identity: str, skip: set, failures, batch: int, log: Log):
+    """The generator's batches for the LLM skeleton, with twins whose simulator ended written to OUT.ended.jsonl
+    (resumable like the main output, flushed before each batch reaches the skeleton) and passed on as
+    (id, None): the skeleton writes only records with a simulated turn."""
+    from ..outputs import ResumableJsonl
+    from ..records import dumps
+
+    side = ResumableJsonl(ended, identity, restart=not skip, batch=10 ** 9, restart_flag="--force")
+    try:
+        done = side.ids()
+        if done:  # ended in an earlier run: counted for progress and the failure rate, not redone
+            log(f"resuming: {len(done)} twins ended before ({ended.name})")
+            failures.done += len(done)
+            yield [(twin_id, None) for twin_id in sorted(done)]
+        for results in generator.twins(twins, skip | done, batch):
+            passed = []
+            for twin_id, record in results:
+                if record is not None and not record.turns:
+                    side.write(dumps(record))
+                    record = None
+                passed.append((twin_id, record))
+            side.flush()
+            yield passed
+        side.complete()
+    except BaseException:
+        side.close()
+        raise
+
+
+def _note_ended(output: Path, ended: Path) -> int:
+    """Count OUT.ended.jsonl's twins and add them (and the file) to OUT.jsonl's manifest."""
+    from ..outputs import manifest_path
+    from ..records import AtomicWriter
+
+    count = 0
+    if ended.exists():
+        with open(ended, encoding="utf-8") as fh:
+            count = sum(1 for line in fh if line.strip())
+    path = manifest_path(output)
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["counts"]["ended"] = count
+    manifest["ended_file"] = str(ended)
+    with AtomicWriter(path) as out:
+        out.write(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n")
+    return count
+
+
 class VariantsJobConfig(ReadSettings):
     """Every setting of `synthgap variants`: the steps, and how the input corpus is read."""
 
@@ -249,5 +376,6 @@ def make_variants(config: VariantsJobConfig, source: PathLike, output: PathLike,
                                written=written, manifest=manifest)
 
 
-__all__ = ["ConversationsResult", "DisclosureRange", "LLMJobConfig", "TemplatesJobConfig", "VariantsJobConfig",
-           "generate_llm", "generate_templates", "make_variants", "parse_range", "template_settings"]
+__all__ = ["ContinueJobConfig", "ContinueJobResult", "ConversationsResult", "DisclosureRange", "LLMJobConfig",
+           "TemplatesJobConfig", "VariantsJobConfig", "generate_continue", "generate_llm", "generate_templates",
+           "make_variants", "parse_range", "template_settings"]

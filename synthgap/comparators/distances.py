@@ -330,12 +330,18 @@ def c2st_folds(groups_x: Sequence, groups_y: Sequence, labels: np.ndarray, folds
     return grouped_folds(c2st_groups(groups_x, groups_y, Z, folds), np.asarray(labels), folds, seed, partition)
 
 
-def c2st_groups(groups_x: Sequence, groups_y: Sequence, Z: Optional[np.ndarray], folds: int) -> np.ndarray:
-    """Group code of each row for `c2st_folds`: side and author, identical rows merged."""
-    names = [("x", str(g)) for g in groups_x] + [("y", str(g)) for g in groups_y]
+def c2st_groups(groups_x: Sequence, groups_y: Sequence, Z: Optional[np.ndarray], folds: int,
+                joint: bool = False) -> np.ndarray:
+    """Group code of each row for `c2st_folds`: side and author, identical rows merged.
+
+    `joint`: the two sides name the same groups (a paired design: row i of X and row i of Y are twins
+    of one real user, `comparators/paired.py`), so a group's rows on both sides share a fold; identical
+    rows are then not merged (each pair is already in one group, and merging would chain every user of a
+    simulator that repeats one line into a single group, leaving no folds)."""
+    names = [("" if joint else "x", str(g)) for g in groups_x] + [("" if joint else "y", str(g)) for g in groups_y]
     order = {name: i for i, name in enumerate(sorted(set(names)))}
     codes = np.array([order[name] for name in names], dtype=np.int64)
-    if Z is not None:  # merge the groups of identical rows (union-find over group codes)
+    if Z is not None and not joint:  # merge the groups of identical rows (union-find over group codes)
         parent = np.arange(len(order))
 
         def root(i: int) -> int:
@@ -459,7 +465,7 @@ def _fold_scores(Z1: np.ndarray, target: np.ndarray, fold_of: np.ndarray, folds:
 
 def c2st_fit(X, Y, seed: int = 0, folds: int = 5, groups_x: Optional[Sequence] = None,
              groups_y: Optional[Sequence] = None, counts: Optional[np.ndarray] = None,
-             partitions: int = 1) -> C2STFit:
+             partitions: int = 1, joint_groups: bool = False) -> C2STFit:
     """Cross-fitted linear classifier telling Y from X, with folds of whole authors, and refits.
 
     Folds hold whole authors (`groups_x`, `groups_y`: one author per row; without them each row is
@@ -476,6 +482,8 @@ def c2st_fit(X, Y, seed: int = 0, folds: int = 5, groups_x: Optional[Sequence] =
     AUCs (repeated cross-fitting): one partition's AUC moves with which authors happened to share a
     fold, and the mean over 5 cut that spread by 15-18% on real corpora (ShareGPT, PersuasionForGood,
     m = 300). Refits stay on the first partition.
+    `joint_groups`: `groups_x` and `groups_y` name the same groups (paired twins), whose rows on both
+    sides then share a fold (see `c2st_groups`).
     """
     X, Y = _pair(X, Y)
     Z = np.concatenate([X, Y]).astype(np.float64)
@@ -492,7 +500,7 @@ def c2st_fit(X, Y, seed: int = 0, folds: int = 5, groups_x: Optional[Sequence] =
     gy = list(range(len(Y))) if groups_y is None else list(groups_y)
     if len(gx) != len(X) or len(gy) != len(Y):
         raise SynthgapError("the classifier test needs one author per row on each side")
-    codes = c2st_groups(gx, gy, Z, folds)
+    codes = c2st_groups(gx, gy, Z, folds, joint_groups)
     fold_sets = [grouped_folds(codes, labels, folds, seed, p) for p in range(max(1, partitions))]
     fold_of = fold_sets[0]
     from threadpoolctl import threadpool_limits

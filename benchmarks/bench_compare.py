@@ -42,6 +42,10 @@ Python subprocess and reports its own peak resident memory (``ru_maxrss``).
    its own. The per-stage timings of ``comparison.timings`` are printed too. Each comparison uses
    about 5,000 turns per side: the real corpus is split by user into two halves, half A is compared with
    a size-matched sample of the synthetic corpus and with half B (the baseline).
+   2b. The same warm pass with ``CompareConfig(by_topic=True)`` (``compare --by-topic``: topics fitted
+   over both corpora, the topic mix, every metric again within topic, the per-topic gaps), in its own
+   fresh process after the plain one: the difference of the two wall times is what the decomposition
+   costs (target: under 30 s more with warm caches); results in ``results-by-topic.json``.
 3. Metric functions at full size, 10,000 vs 10,000 features (the cached embeddings of every real
    turn against every synthetic turn), in one child: ``frechet_distance``, ``mmd_block_test``
    (20,000 rows is above the full-kernel limit of ``FULL_KERNEL_MAX``), ``c2st_auc``,
@@ -102,6 +106,7 @@ TARGET_RSS_GB = 4.0
 TARGET_THROUGHPUT_RATIO = 0.9
 TARGET_PRDC_DIFF = 0.01
 TARGET_MAUVE_DIFF = 0.05
+TARGET_TOPICS_ADDED_S = 30.0
 RESULT_PREFIX = '{"result":'
 
 
@@ -180,7 +185,7 @@ def compare_once(p: dict, write_to: str | None = None) -> dict:
     read = time.perf_counter()
     embedder = Embedder(cache_path=p["cache"])
     analyzer = StyleAnalyzer(cache_path=p["cache"])
-    comparison = Comparison(real, CompareConfig(), embedder, analyzer)
+    comparison = Comparison(real, CompareConfig(by_topic=p.get("by_topic", False)), embedder, analyzer)
     results = comparison.measure([synthetic])
     ran = time.perf_counter()
     if write_to:
@@ -209,7 +214,7 @@ def child_prepare(p: dict) -> dict:
     embedded = time.perf_counter()
     out = {"embed_all_s": embedded - start, "embed_all": vars(embedder.stats)}
     embedder.close()
-    out["compare"] = compare_once(p)
+    out["compare"] = compare_once({**p, "by_topic": True})  # fills the caches --by-topic reads too
     out["total_s"] = time.perf_counter() - start
     return out
 
@@ -217,6 +222,11 @@ def child_prepare(p: dict) -> dict:
 def child_warm(p: dict) -> dict:
     """The timed warm pass (its own process: the parent times it whole)."""
     return compare_once(p, write_to=p["results"])
+
+
+def child_warm_topics(p: dict) -> dict:
+    """The same warm pass with --by-topic (the topic decomposition), to time what it adds."""
+    return compare_once({**p, "by_topic": True}, write_to=p["results_topics"])
 
 
 def best_of(values: list[float]) -> float:
@@ -307,7 +317,8 @@ def child_metrics(p: dict) -> dict:
     return out
 
 
-CHILDREN = {"throughput": child_throughput, "prepare": child_prepare, "warm": child_warm, "metrics": child_metrics}
+CHILDREN = {"throughput": child_throughput, "prepare": child_prepare, "warm": child_warm,
+            "warm_topics": child_warm_topics, "metrics": child_metrics}
 
 
 def child_main(kind: str, params: str) -> None:
@@ -553,11 +564,24 @@ def report_real_halves(h: dict) -> None:
               f" {q['reference_best_s']:.2f} s")
 
 
-def judge(throughput: dict, warm: dict, warm_wall: float, metrics: dict) -> dict:
+def report_topics(warm: dict, warm_wall: float, topics: dict, topics_wall: float) -> None:
+    stages = {k: v for k, v in topics["timings"].items() if k.startswith("topics")}
+    within = sum(v for k, v in topics["timings"].items() if k.startswith("metric:")) - \
+        sum(v for k, v in warm["timings"].items() if k.startswith("metric:"))
+    print("2b. the same warm pass with --by-topic (topic model, topic mix, every metric within topic, per-topic gaps)")
+    print(f"   {topics_wall:.1f} s wall, +{topics_wall - warm_wall:.1f} s over the plain warm pass (target"
+          f" < +{TARGET_TOPICS_ADDED_S:g} s); peak RSS {topics['peak_rss_mib']:,.0f} MiB")
+    print("   stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()) +
+          f", metrics within topic and per topic {within:.2f}")
+    print()
+
+
+def judge(throughput: dict, warm: dict, warm_wall: float, metrics: dict, topics_wall: float) -> dict:
     """Every target: name -> {value, target, op, met}."""
     p, q = metrics["prdc"], metrics["mauve"]
     have_p, have_q = "skipped" not in p, "skipped" not in q
     return {
+        "by_topic_added_seconds": target(topics_wall - warm_wall, TARGET_TOPICS_ADDED_S, "<"),
         "warm_compare_seconds": target(warm_wall, TARGET_WARM_S, "<"),
         "warm_compare_peak_rss_gb": target(warm["peak_rss_mib"] * 2**20 / 1e9, TARGET_RSS_GB, "<"),
         "embedding_throughput_ratio": target(throughput["ratio"], TARGET_THROUGHPUT_RATIO, ">="),
@@ -570,6 +594,7 @@ def judge(throughput: dict, warm: dict, warm_wall: float, metrics: dict) -> dict
 
 def report_summary(targets: dict, quick: bool) -> None:
     labels = {
+        "by_topic_added_seconds": (f"--by-topic adds < {TARGET_TOPICS_ADDED_S:g} s (warm)", "{:.1f} s"),
         "warm_compare_seconds": (f"warm compare, all metrics < {TARGET_WARM_S:g} s", "{:.1f} s"),
         "warm_compare_peak_rss_gb": (f"warm compare peak RSS < {TARGET_RSS_GB:g} GB", "{:.2f} GB"),
         "embedding_throughput_ratio": (f"embedding texts/s >= {TARGET_THROUGHPUT_RATIO:g}x bare encode", "{:.2f}x"),
@@ -647,25 +672,29 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- 2. full compare: prepare (fills the caches), then the warm pass in a fresh process
     print("2. preparing the caches (the first run embeds and parses every turn: minutes) ...", flush=True)
-    params = {**files, "cache": str(cache), "results": str(work / "results.json")}
+    params = {**files, "cache": str(cache), "results": str(work / "results.json"),
+              "results_topics": str(work / "results-by-topic.json")}
     prepare, prepare_wall = spawn("prepare", params)
     warm, warm_wall = spawn("warm", params)
     command = (f".venv/bin/synthgap compare --real real={inputs['real']} --synthetic synthetic={inputs['synthetic']}"
                f" -o {work / 'cli-out'} --cache-dir {cache}")
     report_compare(prepare, prepare_wall, warm, warm_wall, command)
+    topics, topics_wall = spawn("warm_topics", params)
+    report_topics(warm, warm_wall, topics, topics_wall)
 
     # ---- 3. metric functions at full size, side by side with the reference packages
     metrics, _ = spawn("metrics", {**files, "cache": str(cache), "repeat": args.repeat})
     report_metrics(metrics)
 
-    targets = judge(throughput, warm, warm_wall, metrics)
+    targets = judge(throughput, warm, warm_wall, metrics, topics_wall)
     report_summary(targets, args.quick)
     ok = all(t["met"] is not False for t in targets.values())
     if args.json:
         figures = {"cores": cores, "seed": args.seed, "repeat": args.repeat, "quick": args.quick, "cache": str(cache),
                    "inputs": inputs, "throughput": throughput,
                    "compare": {"prepare": prepare, "prepare_wall_s": prepare_wall, "warm": warm,
-                               "warm_wall_s": warm_wall, "cli": command},
+                               "warm_wall_s": warm_wall, "cli": command, "by_topic": topics,
+                               "by_topic_wall_s": topics_wall},
                    "metrics": metrics, "targets": targets, "ok": ok}
         with open(args.json, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(figures, indent=2) + "\n")

@@ -19,6 +19,7 @@ _API = {
     "EnrichJobConfig": "synthgap.personas.jobs", "enrich_personas": "synthgap.personas.jobs",
     "TemplatesJobConfig": "synthgap.generators.jobs", "generate_templates": "synthgap.generators.jobs",
     "LLMJobConfig": "synthgap.generators.jobs", "generate_llm": "synthgap.generators.jobs",
+    "ContinueJobConfig": "synthgap.generators.jobs", "generate_continue": "synthgap.generators.jobs",
     "VariantsJobConfig": "synthgap.generators.jobs", "make_variants": "synthgap.generators.jobs",
     "ExtractJobConfig": "synthgap.extractors.jobs", "ExtractorSettings": "synthgap.extractors.jobs",
     "extract": "synthgap.extractors.jobs",

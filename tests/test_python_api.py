@@ -82,6 +82,8 @@ COMMANDS = [
                                                  "output": None}),
     (("generate", "templates"), "TemplatesJobConfig", {"personas_file": None, "restart": None, "output": None}),
     (("generate", "llm"), "LLMJobConfig", {"personas_file": None, "resume": None, "force": None, "output": None}),
+    (("generate", "continue"), "ContinueJobConfig", {"real": None, "fmt": "format", "resume": None, "force": None,
+                                                     "output": None}),
     (("variants",), "VariantsJobConfig", {"source": None, "variants_": None, "fmt": "format", "output": None}),
     (("extract",), "ExtractJobConfig", {"source": None, "output": None}),
     (("compare",), "CompareJobConfig", {"no_match": "match", "no_sensitivity": "sensitivity", "outdir": None,

@@ -126,6 +126,24 @@ def _kmeans(X: np.ndarray, k: int, seed: int) -> np.ndarray:
     return KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(X)
 
 
+def coherent_cluster(X: np.ndarray, labels: np.ndarray) -> int:
+    """The most coherent cluster (longest mean unit vector: its members point one way) among those
+    holding at least half their fair share of the items: a topic, neither the catch-all centre a
+    corpus with weak structure puts in its largest k-means cluster (whose removal every topic feels
+    alike: on ShareGPT no topic-mix change at all) nor a handful of one author's outliers."""
+    k = int(labels.max()) + 1
+    sizes = np.bincount(labels, minlength=k)
+    unit = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    best, length = 0, -1.0
+    for c in range(k):
+        if sizes[c] < len(labels) / (2 * k):
+            continue
+        value = float(np.linalg.norm(unit[labels == c].mean(axis=0)))
+        if value > length:
+            best, length = c, value
+    return best
+
+
 def degrade(kind: str, texts: list[str], authors: list[str], embed: Callable, pool: Optional[np.ndarray],
             m: int, seed: int) -> tuple[list[str], list[str]]:
     """Texts and authors of the degraded third (at least m items where the degradation allows)."""
@@ -145,6 +163,8 @@ def degrade(kind: str, texts: list[str], authors: list[str], embed: Callable, po
         return out_t, out_a
     elif kind == "topic":
         idx = idx[pool != np.bincount(pool).argmax()]
+    elif kind == "coherent_topic":  # pool: whether each item is in the corpus's most coherent cluster
+        idx = idx[~np.asarray(pool, dtype=bool)]
     elif kind == "boilerplate":
         return [PREFIX + t + SUFFIX for t in texts], list(authors)
     elif kind == "shortened":
@@ -165,9 +185,10 @@ def compare_once(corpus: Corpus, seed: int, m: int, config: CompareConfig, embed
     syn_a = [corpus.authors[i] for i in parts[2]]
     if degradation:
         pool = None
-        if degradation == "topic":
-            labels = _kmeans(embedder.embed(corpus.texts), 8, 0)
-            pool = labels[parts[2]]
+        if degradation in ("topic", "coherent_topic"):
+            X = embedder.embed(corpus.texts)
+            labels = _kmeans(X, 8, 0)
+            pool = labels[parts[2]] if degradation == "topic" else labels[parts[2]] == coherent_cluster(X, labels)
         syn_t, syn_a = degrade(degradation, syn_t, syn_a, embedder.embed, pool, m, seed)
     real = turn_sample("real", [corpus.texts[i] for i in real_idx], [corpus.authors[i] for i in real_idx])
     synthetic = turn_sample("synthetic", syn_t, syn_a)

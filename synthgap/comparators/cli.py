@@ -43,6 +43,16 @@ METRICS_HELP = ("comma-separated: all (default), embedding, style, or any of fre
               help="author splits of the real corpus (halves A and B) both C2ST AUCs are averaged over")
 @click.option("--c2st-partitions", type=click.IntRange(min=1), default=1, show_default=True,
               help="author-grouped fold partitions each split's C2ST AUC is averaged over (repeated cross-fitting)")
+@click.option("--by-topic", is_flag=True,
+              help="also decompose each gap by topic: the topic mix (JSD beside real vs real, over- and "
+                   "under-represented topics), every metric within topic (the synthetic side drawn to the real "
+                   "topic mix) and the share of each gap the topic mix explains (family topic)")
+@click.option("--topics", "topics", type=click.IntRange(2, 100), metavar="K",
+              help="number of topics for --by-topic (default: one per 60 units of a side, between 2 and 20)")
+@click.option("--paired", is_flag=True,
+              help="--synthetic files are continuations from `generate continue`: measure each simulated turn "
+                   "against its real twin (family paired: similarity, classifier AUC, style deltas beside another "
+                   "real user in the most similar context; ending agreement), besides the unpaired comparison")
 @click.option("--no-sensitivity", is_flag=True, help="skip the headline metrics at m/4 and m/2 (the report's "
                                                       "sensitivity figure)")
 @click.option("--no-cache", is_flag=True, help="embed and parse everything again, and store nothing")
@@ -65,9 +75,9 @@ METRICS_HELP = ("comma-separated: all (default), embedding, style, or any of fre
 @extractor_options
 @verifier_options
 def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match, seed, bootstrap, model,
-            mauve_seeds, permutations, c2st_refits, c2st_splits, c2st_partitions, no_sensitivity, no_cache, cache_dir,
+            mauve_seeds, permutations, c2st_refits, c2st_splits, c2st_partitions, by_topic, topics, no_sensitivity, no_cache, cache_dir,
             skip_bad, empty_turns, outdir, quiet, extraction, extraction_users, persona_files, gold_categories,
-            **extractor_opts):
+            paired, **extractor_opts):
     """Measure how far synthetic corpora are from a real one, each gap beside the real-vs-real yardstick.
 
     Embedding metrics (Fréchet distance, MMD, classifier AUC, precision/recall/density/coverage,
@@ -84,10 +94,10 @@ def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match
         metrics=metrics, unit=unit, pooling=pooling, sample=sample, match=not no_match, seed=seed,
         bootstrap=bootstrap, model=model, mauve_seeds=mauve_seeds, permutations=permutations,
         c2st_refits=c2st_refits, c2st_splits=c2st_splits, c2st_partitions=c2st_partitions,
-        sensitivity=not no_sensitivity, no_cache=no_cache, cache_dir=cache_dir, skip_bad=skip_bad,
+        sensitivity=not no_sensitivity, by_topic=by_topic or topics is not None, topics=topics, no_cache=no_cache, cache_dir=cache_dir, skip_bad=skip_bad,
         empty_turns=empty_turns, extraction=extraction, extraction_users=extraction_users,
         gold_categories=gold_categories, verifier=verifier_settings(extractor_opts),
-        extractor=extractor_settings(extractor_opts)))
+        extractor=extractor_settings(extractor_opts), paired=paired))
     done = run_compare(config, real, synthetic, outdir, also_real=also_real, personas=persona_files, log=_log)
     if not quiet:
         print_results(done.results)
@@ -101,10 +111,17 @@ def _log(message: str) -> None:
 def _compare_config(fields: dict):
     """The job's config, after the comparison's own checks (unknown metric, too small --sample or --bootstrap),
     so that the command's messages stay what they were."""
+    from pydantic import ValidationError
+
+    from ..errors import SynthgapError
+    from ..outputs import validation_message
     from .jobs import CompareJobConfig
 
     CompareJobConfig.model_construct(**fields).estimators().validate()
-    return CompareJobConfig(**fields)
+    try:
+        return CompareJobConfig(**fields)
+    except ValidationError as exc:  # a combination click cannot check (--paired with --extraction)
+        raise SynthgapError(validation_message(exc)) from None
 
 
 @click.command()

@@ -70,6 +70,8 @@ class CompareConfig:
     sensitivity: bool = True  # headline metrics also at m/4 and m/2 (point estimates), for the report's figure
     size_rule: bool = True  # refuse a verdict below each metric's reliable m (off only to calibrate the rule)
     style_max_chars: int = 3000
+    by_topic: bool = False  # the topic decomposition (topic_comparison.py)
+    topics: Optional[int] = None  # k topics (None: the rule of topics.choose_k)
 
     def validate(self) -> None:
         if self.unit not in ("turn", "conversation", "user"):
@@ -86,6 +88,8 @@ class CompareConfig:
             raise SynthgapError(f"c2st_partitions must be 1 or more, got {self.c2st_partitions}")
         if self.c2st_splits < 1:
             raise SynthgapError(f"c2st_splits must be 1 or more, got {self.c2st_splits}")
+        if self.topics is not None and not 2 <= self.topics <= 100:
+            raise SynthgapError(f"--topics must be between 2 and 100, got {self.topics}")
         if self.mauve_clusters is not None and self.mauve_clusters < 2:
             raise SynthgapError(f"mauve_clusters must be at least 2, got {self.mauve_clusters}")
 
@@ -262,19 +266,8 @@ class Comparison:
         s = Side(ys, list(groups_s[plan.synthetic]), _boot(groups_s[plan.synthetic], replicates, seed,
                                                           f"synthetic/{synthetic.label}"))
         authors = side_authors(a, b, s)
-        results = []
-        for metric in metrics:
-            start = time.perf_counter()
-            self.log(f"{synthetic.label}: {metric.name}")
-            metric.prepare(a, b, s)
-            others = self._other_halves(plan.size, metric.splits)
-            real_vs_synthetic = metric.estimate_splits([(a, s)] + [(ak, s) for ak, _ in others], seed)
-            real_vs_real = self._baseline(metric, ("embedding", plan.size), [(a, b), *others])
-            results.extend(metric.results(real_vs_synthetic, real_vs_real, plan.size, authors))
-            self._time(f"metric:{metric.name}", start)
+        results = self.embedding_results(metrics, a, b, s, synthetic.label, ("embedding", plan.size))
         for r in results:
-            if not cfg.size_rule:
-                r.min_items = None
             if r.name == "memorization":
                 self._memorization_details(r, synthetic, plan, xa, xb, ys)
         self.distributions.setdefault("projection", {})[synthetic.label] = projection(xa, ys)
@@ -289,6 +282,26 @@ class Comparison:
             self.distributions.setdefault("sensitivity", {})[synthetic.label] = round_floats(curve)
             self._time("sensitivity", start)
         return results, _plan_info(plan, f"{cfg.unit} units", authors)
+
+    def embedding_results(self, metrics: list[Metric], a: Side, b: Side, s: Side, label: str, key: tuple,
+                          other_splits: bool = True) -> list[Result]:
+        """Every metric on real half A vs the synthetic side, beside real half A vs real half B (cached under
+        `key`); metrics that average over author splits get theirs when `other_splits`."""
+        seed, authors, size = self.config.seed, side_authors(a, b, s), len(a.data)
+        results = []
+        for metric in metrics:
+            start = time.perf_counter()
+            self.log(f"{label}: {metric.name}")
+            metric.prepare(a, b, s)
+            others = self._other_halves(size, metric.splits) if other_splits else []
+            real_vs_synthetic = metric.estimate_splits([(a, s)] + [(ak, s) for ak, _ in others], seed)
+            real_vs_real = self._baseline(metric, key, [(a, b), *others])
+            results.extend(metric.results(real_vs_synthetic, real_vs_real, size, authors))
+            self._time(f"metric:{metric.name}", start)
+        if not self.config.size_rule:
+            for r in results:
+                r.min_items = None
+        return results
 
     def _memorization_details(self, result: Result, synthetic: Sample, plan: Plan, xa, xb, ys) -> None:
         """Texts of the closest pairs, and the rate against both real halves (a copy of a real item
@@ -321,13 +334,30 @@ class Comparison:
         self.distributions.setdefault("style", {})[synthetic.label] = {
             "real": feature_summary(features_a, TURN_FEATURES, drop),
             "synthetic": feature_summary(features_s, TURN_FEATURES, drop)}
-        replicates, seed = cfg.bootstrap, cfg.seed
         authors_a, authors_b = [real_groups[i] for i in plan.real_a], [real_groups[i] for i in plan.real_b]
         authors_s = synthetic.turn_groups
         authors_s = [authors_s[i] for i in plan.synthetic]
-        boots = (_boot(authors_a, replicates, seed, f"style-a/{plan.size}"),
-                 _boot(authors_b, replicates, seed, f"style-b/{plan.size}"),
-                 _boot(authors_s, replicates, seed, f"style-s/{synthetic.label}"))
+        results, size = self.style_results((texts_a, texts_b, texts_s), (features_a, features_b, features_s),
+                                           (authors_a, authors_b, authors_s), synthetic.label,
+                                           ("style", plan.size), f"{plan.size}", f"{synthetic.label}")
+        info = _plan_info(plan, "user turns", {"real_a": len(set(authors_a)), "real_b": len(set(authors_b)),
+                                                "synthetic": len(set(authors_s))})
+        info["block_size"] = size
+        return results, info
+
+    def style_results(self, texts: tuple, features: tuple, authors: tuple, label: str, key: tuple, real_tag: str,
+                      synthetic_tag: str) -> tuple[list[Result], int]:
+        """Every turn feature and block feature on real half A vs the synthetic side, beside the real halves
+        (texts, feature rows and authors given as (real A, real B, synthetic)); returns the block size too."""
+        cfg = self.config
+        replicates, seed = cfg.bootstrap, cfg.seed
+        texts_a, texts_b, texts_s = texts
+        features_a, features_b, features_s = features
+        authors_a, authors_b, authors_s = authors
+        size_m = len(texts_a)
+        boots = (_boot(authors_a, replicates, seed, f"style-a/{real_tag}"),
+                 _boot(authors_b, replicates, seed, f"style-b/{real_tag}"),
+                 _boot(authors_s, replicates, seed, f"style-s/{synthetic_tag}"))
         results = []
         start = time.perf_counter()
         for j, feature in enumerate(TURN_FEATURES):
@@ -337,30 +367,27 @@ class Comparison:
             a, b, s = (Side(f[:, j], g, boot) for f, g, boot in zip(
                 (features_a, features_b, features_s), (authors_a, authors_b, authors_s), boots))
             real_vs_synthetic = metric.estimate(a, s, seed)
-            real_vs_real = self._baseline(metric, ("style", plan.size), [(a, b)])
-            results.extend(metric.results(real_vs_synthetic, real_vs_real, plan.size, side_authors(a, b, s)))
-        size = default_block_size(plan.size)
+            real_vs_real = self._baseline(metric, key, [(a, b)])
+            results.extend(metric.results(real_vs_synthetic, real_vs_real, size_m, side_authors(a, b, s)))
+        size = default_block_size(size_m)
         blocks = [block_values(t, size, seed) for t in (texts_a, texts_b, texts_s)]
         block_ids = [list(range(len(v))) for v in blocks]
         block_boots = [_boot(ids, replicates, seed, f"blocks-{tag}/{len(ids)}") for ids, tag in
-                       zip(block_ids, ("a", "b", "s/" + synthetic.label))]
+                       zip(block_ids, ("a", "b", "s/" + synthetic_tag))]
         for j, feature in enumerate(BLOCK_FEATURES):
             metric = StyleMetric(feature)
             a, b, s = (Side(v[:, j], ids, boot) for v, ids, boot in zip(blocks, block_ids, block_boots))
             real_vs_synthetic = metric.estimate(a, s, seed)
-            real_vs_real = self._baseline(metric, ("style", plan.size), [(a, b)])
+            real_vs_real = self._baseline(metric, key, [(a, b)])
             sizes = {"real_a": len(a.data), "real_b": len(b.data), "synthetic": len(s.data), "unit": "blocks"}
-            for r in metric.results(real_vs_synthetic, real_vs_real, plan.size, sizes):
+            for r in metric.results(real_vs_synthetic, real_vs_real, size_m, sizes):
                 r.details["block_size"] = size
                 results.append(r)
         self._time("style_metrics", start)
         if not cfg.size_rule:
             for r in results:
                 r.min_items = None
-        info = _plan_info(plan, "user turns", {"real_a": len(set(authors_a)), "real_b": len(set(authors_b)),
-                                                "synthetic": len(set(authors_s))})
-        info["block_size"] = size
-        return results, info
+        return results, size
 
     def _style_rows(self, texts: list[str], role: str, size: int) -> np.ndarray:
         key = ("style", role, size)
@@ -384,9 +411,11 @@ class Comparison:
 
             smallest = min(self._plan(s).size for s in synthetics)
             clusters = default_clusters(smallest, smallest)
+        raw: dict[str, list[Result]] = {}
         for synthetic, role in zip(synthetics, roles):
             emb, emb_info = self.embedding(synthetic, clusters)
             sty, sty_info = self.style(synthetic)
+            raw[synthetic.label] = emb + sty
             for r in emb + sty:
                 item = r.to_json(synthetic.label)
                 item["role"] = role
@@ -405,8 +434,17 @@ class Comparison:
         if self.analyzer is not None:
             models["spacy"] = self.analyzer.identity
         verdicts = adjust_verdicts(metrics)
+        topics = None
+        if self.config.by_topic and synthetics:
+            from .topic_comparison import TopicDecomposition
+
+            if self.embedder is None:
+                self.embedder = Embedder(self.config.model)
+            topics, items = TopicDecomposition(self, clusters).run(synthetics, roles, raw, metrics)
+            metrics = metrics + items
+        extra = {"topics": topics} if topics is not None else {}
         return {"schema": SCHEMA, "config": asdict(self.config), "real": self.real.describe(),
-                "verdicts": verdicts,
+                "verdicts": verdicts, **extra,
                 "synthetic": [dict(s.describe(), role=r) for s, r in zip(synthetics, roles)],
                 "samples": samples, "models": models, "metrics": metrics, "notes": self.notes,
                 "distributions": {"quantile_levels": round_floats(list(QUANTILES)), **self.distributions}}

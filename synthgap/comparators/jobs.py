@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Literal, Optional, Sequence, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..extractors.jobs import ExtractorSettings
 from ..verifiers.jobs import VerifierSettings
@@ -36,6 +36,9 @@ class CompareJobConfig(JobConfig):
     c2st_splits: int = Field(5, ge=1)
     c2st_partitions: int = Field(1, ge=1)
     sensitivity: bool = True  # headline metrics also at m/4 and m/2
+    by_topic: bool = False  # the topic decomposition: topic mix, within-topic gaps, share of each gap explained
+    topics: Optional[int] = Field(None, ge=2, le=100)  # k topics (None: one per 60 units of a side, 2..20)
+    paired: bool = False  # --synthetic files are `generate continue` twins: each simulated turn against its real twin
     no_cache: bool = False
     cache_dir: Optional[str] = None
     skip_bad: bool = False
@@ -45,6 +48,13 @@ class CompareJobConfig(JobConfig):
     gold_categories: Optional[str] = None  # comma-separated: only gold attributes of these categories count
     extractor: ExtractorSettings = ExtractorSettings()
     verifier: VerifierSettings = VerifierSettings()  # what judges the extracted attributes (never the extractor)
+
+    @model_validator(mode="after")
+    def _paired_alone(self):
+        """--paired reads one simulated turn per twin: there are no user histories to extract from."""
+        if self.paired and self.extraction:
+            raise ValueError("paired twins (one simulated turn each) cannot be combined with extraction")
+        return self
 
     @field_validator("metrics")
     @classmethod
@@ -67,7 +77,8 @@ class CompareJobConfig(JobConfig):
                              sample=self.sample, match=self.match, seed=self.seed, bootstrap=self.bootstrap,
                              model=self.model, permutations=self.permutations, mauve_seeds=self.mauve_seeds,
                              c2st_refits=self.c2st_refits, c2st_partitions=self.c2st_partitions,
-                             c2st_splits=self.c2st_splits, sensitivity=self.sensitivity)
+                             c2st_splits=self.c2st_splits, sensitivity=self.sensitivity, by_topic=self.by_topic,
+                             topics=self.topics)
 
 
 class CompareResult(JobResult):
@@ -95,14 +106,26 @@ def compare(config: CompareJobConfig, real: str, synthetic: Union[str, Sequence[
     estimators = config.estimators()
     estimators.validate()
     started = time.perf_counter()
-    samples = [_read_sample(spec, config, log) for spec in (real, *synthetic, *also_real)]
+    if config.paired:  # the --synthetic files are twins from `generate continue` (comparators/paired.py)
+        from .paired import read_twin_samples
+
+        twins, twin_samples = read_twin_samples(synthetic, config.unit, config.skip_bad, log)
+        samples = [_read_sample(real, config, log), *twin_samples,
+                   *(_read_sample(spec, config, log) for spec in also_real)]
+    else:
+        samples = [_read_sample(spec, config, log) for spec in (real, *synthetic, *also_real)]
     loaded = time.perf_counter() - started
     cache = {"cache": not config.no_cache, "cache_path": config.cache_dir}
     embedder = Embedder(config.model, **cache) if any(m != "style" for m in estimators.metrics) else None
     analyzer = StyleAnalyzer(**cache) if "style" in estimators.metrics else None
     comparison = Comparison(samples[0], estimators, embedder, analyzer, log=log)
     roles = ["synthetic"] * len(synthetic) + ["cross-real"] * len(also_real)
-    results = comparison.measure(samples[1:], roles)
+    if config.paired:
+        from .paired import compare_paired
+
+        results = compare_paired(comparison, samples, roles, twins, config, log)
+    else:
+        results = comparison.measure(samples[1:], roles)
     extraction = _extraction(config, results, samples, roles, _listed(personas), comparison, output, log) \
         if config.extraction else None
     out = Path(output)
@@ -111,16 +134,17 @@ def compare(config: CompareJobConfig, real: str, synthetic: Union[str, Sequence[
         fh.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     timings = {"read": loaded, **comparison.timings, "total": time.perf_counter() - started}
     counts = {"metrics": len(results["metrics"])}
-    if embedder is not None:
-        counts["embedding_cache"] = vars(embedder.stats)
-    if analyzer is not None:
-        counts["style_cache"] = analyzer.stats
+    if comparison.embedder is not None:  # --paired may have made one
+        counts["embedding_cache"] = vars(comparison.embedder.stats)
+    if comparison.analyzer is not None:
+        counts["style_cache"] = comparison.analyzer.stats
     models = results["models"]
     if extraction:
         counts["extraction"] = extraction.pop("counts", {})
         models = {**models, "extraction": extraction}  # the manifest's, not results.json's
+    ended = [f for t in (twins if config.paired else []) for f in t.files[1:]]  # OUT.ended.jsonl of twin files
     manifest = write_manifest(out / "manifest.json", command="compare", config=results["config"],
-                              inputs=_input_files(s.source for s in samples), counts=counts,
+                              inputs=_input_files([*(s.source for s in samples), *ended]), counts=counts,
                               timings={k: round(v, 3) for k, v in timings.items()},
                               extra={"models": models, "results": "results.json"})
     return CompareResult(outputs=[out / "results.json", manifest], counts=counts, seconds=timings["total"],

@@ -82,7 +82,8 @@ class RealCorpus(_Section):
 
 
 _CompareStageBase = _stage_model("_CompareStageBase", CompareJobConfig,
-                                 {"sample": 300, "extraction": "rules", "extraction_users": 100}, {})
+                                 {"sample": 300, "extraction": "rules", "extraction_users": 100,
+                                  "by_topic": True}, {})
 
 
 class CompareStage(_CompareStageBase):  # type: ignore[misc, valid-type]

@@ -11,9 +11,10 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from .summary import CARD_KEYS, extractor, gold_provenance, matched_text, pairs, rows, verifier_text
+from .summary import (CARD_KEYS, coverage_text, explained_cells, explained_entry, explained_metrics, extractor,
+                      gold_provenance, matched_text, pairs, rows, topic_corpora, topic_method_text, verifier_text)
 
-HEADLINE = ("kid", "c2st_auc", "mauve", "prdc_recall", "length_tokens", "extraction_f1",
+HEADLINE = ("kid", "c2st_auc", "mauve", "prdc_recall", "length_tokens", "topic_mix_jsd", "extraction_f1",
             "extraction_overgeneralization_rate")  # extraction ones only where the extraction table below is absent
 
 
@@ -110,7 +111,26 @@ def _gaps(results: dict) -> list[str]:
                      f"{r.difference} | {r.p} | {r.verdict} |")
     if found:
         lines += ["", _extraction(results, found)]
+    if results.get("topics"):
+        lines += ["", _topics(results)]
     return lines
+
+
+def _topics(results: dict) -> str:
+    """The topic decomposition in brief: how the topics were made, per corpus the share of the headline gaps the
+    topic mix explains (n/a with the reason), coverage and the residual mix; the tables and figures are in the
+    report."""
+    metrics = explained_metrics(results)
+    if len(metrics) > 6:  # the headline ones; the report has every metric
+        metrics = [(m, f) for m, f in metrics if f == "embedding" or m in HEADLINE] or metrics[:3]
+    lines = ["### Topic decomposition", "", topic_method_text(results) + " The report's \"Topic decomposition\" "
+             "section has the topic mix, the topic-mix and within-topic metrics, the share of every gap the topic mix "
+             "explains and the gaps per topic; figures `topic_mix` and `topic_gaps`."]
+    for c in topic_corpora(results):
+        shares = ", ".join(f"{m} {explained_cells(explained_entry(c, m))[0]}" for m, _ in metrics)
+        text = f"- {c.title}: share of the gap the topic mix explains: {shares or 'n/a — no explained share'}; "
+        lines.append(text + coverage_text(results, c, named=False))
+    return "\n".join(lines[:3] + [""] + lines[3:])
 
 
 def _cell(text: str) -> str:

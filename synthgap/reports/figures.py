@@ -11,9 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .summary import FAMILY_ORDER, FAMILY_TITLES, family_of, fmt
+from .summary import (FAMILY_ORDER, FAMILY_TITLES, explained_entry, family_of, fmt, mix_rows, per_topic_metrics,
+                      real_shares, topic_corpora, topic_label, topic_order)
 
 FIGURES = ("projection", "style", "ratios", "sensitivity", "extraction_f1", "overgeneralization")
+TOPIC_FIGURES = ("topic_mix", "topic_gaps")  # drawn only from a comparison with --by-topic (results["topics"])
+ORDER = FIGURES[:4] + TOPIC_FIGURES + FIGURES[4:]  # the order `draw` gives them in (topics after style, as the report)
+GAP_SCALE = 2.0  # the within-topic gap figure's colours run from -2 to 2 times the metric's raw gap
 DPI = 150
 REAL_COLOUR = "#333333"
 # Okabe-Ito, colour-blind safe; synthetic corpora take them in the order results.json lists them.
@@ -57,7 +61,8 @@ def colours(results: dict) -> dict[str, str]:
             labels.append(m["synthetic"])
     for section in ((results.get("distributions") or {}).get("projection") or {},
                     (results.get("distributions") or {}).get("style") or {},
-                    (results.get("extraction") or {}).get("corpora") or {}):
+                    (results.get("extraction") or {}).get("corpora") or {},
+                    (results.get("topics") or {}).get("decomposition") or {}):
         labels += [x for x in section if x not in labels and x != _real_label(results)]
     out = {label: SYNTHETIC_COLOURS[i % len(SYNTHETIC_COLOURS)] for i, label in enumerate(labels)}
     out[_real_label(results)] = REAL_COLOUR
@@ -369,16 +374,155 @@ def _sensitivity(results: dict, colour: dict) -> Optional[Drawn]:
                  "not yet at its large-sample value: compare gaps at the same m only.", fig)
 
 
+def _short(text: str, width: int = 40) -> str:
+    text = str(text)
+    return text if len(text) <= width else text[:width - 1].rstrip(", ") + "…"
+
+
+def _topic_tick(topic: dict) -> str:
+    return f"{topic['id']}: {_short(topic_label(topic))}"
+
+
+def _topic_mix(results: dict, colour: dict) -> Optional[Drawn]:
+    """Each topic's share of the real corpus beside its share of every decomposed corpus, over/under marked."""
+    if not results.get("topics"):
+        return None
+    topics = topic_order(results)
+    if not topics:
+        return None
+    from matplotlib.lines import Line2D
+
+    real = _real_label(results)
+    shares = real_shares(results)
+    sides = [(f"{real} (real)", colour.get(real, REAL_COLOUR), {i: (v, None) for i, v in shares.items()})]
+    for c in topic_corpora(results):
+        sides.append((c.title, colour.get(c.label, SYNTHETIC_COLOURS[0]),
+                      {i: (r.get("synthetic_share"), r.get("flag")) for i, r in mix_rows(c.data).items()}))
+    n, slot = len(topics), 0.8 / len(sides)
+    top = max([v for _, _, values in sides for v, _ in values.values() if v is not None] + [0.01])
+    fig = _figure(6.8, 0.9 + n * (0.11 * len(sides) + 0.1))
+    ax = fig.add_subplot()
+    flags = set()
+    for k, (name, c, values) in enumerate(sides):
+        ys = [i + (k - (len(sides) - 1) / 2) * slot for i in range(n)]
+        cells = [values.get(t["id"], (None, None)) for t in topics]
+        ax.barh(ys, [v or 0.0 for v, _ in cells], slot, color=c, label=name)
+        for y, (v, flag) in zip(ys, cells):
+            if v is None:
+                ax.text(top * 0.01, y, "n/a", va="center", ha="left", fontsize=5.5, color=c)
+            elif flag in ("over", "under"):
+                flags.add(flag)
+                ax.plot([v + top * 0.025], [y], ls="none", marker=">" if flag == "over" else "<", ms=4.2, color=c,
+                        markeredgewidth=0, gid=f"flag-{flag}")
+    ax.set_yticks(range(n), [_topic_tick(t) for t in topics])
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_xlim(0, top * 1.12)
+    ax.set_xlabel("share of the corpus's units")
+    handles, _ = ax.get_legend_handles_labels()
+    for flag, marker in (("over", ">"), ("under", "<")):
+        if flag in flags:
+            handles.append(Line2D([], [], ls="none", marker=marker, ms=4, color="#555555",
+                                  label=f"{flag}-represented"))
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(handles), 3),
+              frameon=False)
+    return Drawn("topic_mix", "Topic mix",
+                 f"Share of each corpus's units per topic (k-means topics named by their c-TF-IDF keywords, most "
+                 f"frequent in {real} first): the real corpus beside each synthetic and cross-real corpus. Arrows "
+                 "mark a topic over- (▸) or under-represented (◂) in that corpus, the 95% interval of its share "
+                 "minus the real share lying above or below 0; n/a: the topic is not in that corpus's mix.", fig)
+
+
+def _topic_gaps(results: dict, colour: dict) -> Optional[Drawn]:
+    """Per corpus, a heatmap topics × metrics of the per-topic gap, each metric's column scaled by its raw gap."""
+    if not results.get("topics"):
+        return None
+    corpora = [c for c in topic_corpora(results) if c.data.get("per_topic") and per_topic_metrics(results, c)]
+    if not corpora:
+        return None
+    import matplotlib
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    real = _real_label(results)
+    order = {t["id"]: (i, t) for i, t in enumerate(topic_order(results))}
+
+    def scale_of(c, metric: str) -> Optional[float]:
+        """The raw gap to scale by, where there is one to explain (no share with a reason: none beyond real vs
+        real)."""
+        e = explained_entry(c, metric) or {}
+        if e.get("raw_gap") is None or abs(e["raw_gap"]) <= 1e-12 or (e.get("share") is None and e.get("why")):
+            return None
+        return e["raw_gap"]
+
+    # one set of columns for every panel: the metrics some corpus has a raw gap to explain for (else all of them)
+    every: list[str] = []
+    for c in corpora:
+        every += [m for m in per_topic_metrics(results, c) if m not in every]
+    metrics = [m for m in every if any(scale_of(c, m) is not None for c in corpora)] or every
+    panels = []
+    for c in corpora:
+        rows = sorted(c.data["per_topic"], key=lambda r: (order.get(r.get("topic"), (len(order), None))[0],
+                                                          r.get("topic", 0)))
+        scale = [scale_of(c, m) for m in metrics]
+        raw = [(explained_entry(c, m) or {}).get("raw_gap") for m in metrics]
+        gaps = [[(r.get("gaps") or {}).get(m) for m in metrics] for r in rows]
+        scaled = np.array([[g / abs(s) if g is not None and s is not None else np.nan for g, s in zip(line, scale)]
+                           for line in gaps], dtype=float)
+        panels.append((c, metrics, rows, raw, gaps, scaled))
+    width = 2.7 + 0.5 * max(len(p[1]) for p in panels) + 1.1
+    heights = [0.24 * len(p[2]) + 1.1 for p in panels]  # rows, then the title and the metrics' names below
+    fig = _figure(max(5.0, width), 0.2 + sum(heights))
+    grid = fig.add_gridspec(len(panels), 1, height_ratios=heights)
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="white")
+    mesh = None
+    for k, (c, metrics, rows, raw, gaps, scaled) in enumerate(panels):
+        ax = fig.add_subplot(grid[k, 0])
+        mesh = ax.pcolormesh(np.ma.masked_invalid(np.clip(scaled, -GAP_SCALE, GAP_SCALE)), cmap=cmap,
+                             vmin=-GAP_SCALE, vmax=GAP_SCALE, edgecolors="white", linewidth=0.5)
+        for i, line in enumerate(gaps):
+            for j, g in enumerate(line):
+                if np.isnan(scaled[i, j]):
+                    ax.add_patch(Rectangle((j, i), 1, 1, facecolor="#F4F4F4", edgecolor="#BBBBBB", hatch="////",
+                                           lw=0, gid="n/a"))
+                if g is not None:
+                    dark = not np.isnan(scaled[i, j]) and abs(scaled[i, j]) > 0.6 * GAP_SCALE
+                    ax.text(j + 0.5, i + 0.5, fmt(g), ha="center", va="center", fontsize=5.5,
+                            color="white" if dark else "black")
+        labels = [_topic_tick(order[r["topic"]][1]) if r.get("topic") in order else f"{r.get('topic')}: "
+                  f"{_short(r.get('label') or '?')}" for r in rows]
+        ax.set_yticks([i + 0.5 for i in range(len(rows))], labels)
+        ax.set_xticks([j + 0.5 for j in range(len(metrics))],
+                      [f"{m}\nraw {fmt(s) if s is not None else 'n/a'}" for m, s in zip(metrics, raw)],
+                      rotation=35, ha="right", rotation_mode="anchor")
+        ax.set_xlim(0, len(metrics))
+        ax.set_ylim(len(rows), 0)
+        ax.tick_params(length=0)
+        for side in ("left", "bottom"):
+            ax.spines[side].set_visible(False)
+        ax.set_title(f"{real} (real) vs {c.title}")
+    fig.colorbar(mesh, ax=fig.axes, shrink=0.8, aspect=30, pad=0.02,
+                 label=f"per-topic gap ÷ |raw gap|\n(clipped at ±{fmt(GAP_SCALE, 0)})")
+    return Drawn("topic_gaps", "Within-topic gaps",
+                 "Per corpus and topic, each metric's gap (real half A vs the corpus minus real half A vs half B) on "
+                 "that topic's units alone, annotated with its value. Colour: the gap divided by the size of the "
+                 "metric's raw gap over all topics (given under the metric's name), so that metrics on different "
+                 f"scales share one colour scale: ±1 is as large as the whole gap, clipped at ±{fmt(GAP_SCALE, 0)}. "
+                 "Shown: the metrics some corpus has a raw gap beyond real vs real to explain for (all of them when "
+                 "none has; the report's per-topic tables have every metric), the same columns in every panel. "
+                 "Hatched: no colour, because the topic has no gap (too few units; blank) or the metric no raw gap "
+                 "beyond real vs real to scale by in that corpus (the gap still annotated).", fig)
+
+
 _DRAW = {"projection": _projection, "style": _style, "ratios": _ratios, "sensitivity": _sensitivity,
-         "extraction_f1": _f1,
+         "topic_mix": _topic_mix, "topic_gaps": _topic_gaps, "extraction_f1": _f1,
          "overgeneralization": _overgeneralization}
 
 
 def draw(results: dict) -> list[Drawn]:
-    """Every figure the results have data for, in FIGURES order."""
+    """Every figure the results have data for, in ORDER (FIGURES, with TOPIC_FIGURES after the style ones)."""
     colour = colours(results)
     with _rc():
-        return [d for d in (_DRAW[name](results, colour) for name in FIGURES) if d is not None]
+        return [d for d in (_DRAW[name](results, colour) for name in ORDER) if d is not None]
 
 
 def _save(drawn: Drawn, fh, kind: str) -> None:
@@ -409,4 +553,5 @@ def write(results: dict, outdir, drawn: Optional[list[Drawn]] = None) -> list[Pa
     return written
 
 
-__all__ = ["Drawn", "FIGURES", "baseline_band", "best_value", "colours", "draw", "png", "ratio_interval", "write"]
+__all__ = ["Drawn", "FIGURES", "GAP_SCALE", "ORDER", "TOPIC_FIGURES", "baseline_band",
+           "best_value", "colours", "draw", "png", "ratio_interval", "write"]

@@ -10,7 +10,7 @@ import struct
 from collections import Counter
 
 from .summary import (FAMILY_HEADER, FAMILY_TITLES, SUMMARY_HEADER, YARDSTICK, Table, agreement_tables,
-                      extraction_blocks, families, provenance, rows)
+                      detail_blocks, families, provenance, rows)
 
 TEMPLATE = "report.html.j2"
 # summary.verdict's words -> the CSS class that colours them (anything else gets "other").
@@ -47,12 +47,28 @@ def _column_class(name: str) -> str:
         return "num"
     if name == "95% CI":
         return "ci"
+    if name == "note":
+        return "note-col"
     return "verdict-col" if name == "verdict" else ""
 
 
-def _table(table: Table, verdicts: list[str] | None = None, groups: list[bool] | None = None) -> dict:
-    """A Table for the template: cells with their column classes, rows with a verdict class and a group start."""
+_NUMBER = re.compile(r"(?:[-−]?[0-9][0-9.,]*(?: \(over\)| \(under\))?|–|n/a|[0-9?]+(?:/[0-9?]+)+|all|)")
+
+
+def _numeric_columns(table: Table) -> list[bool]:
+    """Columns whose cells are all numbers (a dash, a bare n/a, units as a/b/c and an over/under flag allowed)."""
+    return [bool(table.body) and all(_NUMBER.fullmatch(str(row[i])) for row in table.body)
+            and any(str(row[i]) not in ("", "–", "n/a", "all") for row in table.body)
+            for i in range(len(table.header))]
+
+
+def _table(table: Table, verdicts: list[str] | None = None, groups: list[bool] | None = None,
+           detect_numbers: bool = False) -> dict:
+    """A Table for the template: cells with their column classes, rows with a verdict class and a group start;
+    with `detect_numbers`, columns of numbers align right whatever their name."""
     classes = [_column_class(h) for h in table.header]
+    if detect_numbers:
+        classes = ["num" if numeric and not k else k for k, numeric in zip(classes, _numeric_columns(table))]
     body = []
     for i, cells in enumerate(table.body):
         v = verdicts[i] if verdicts else None
@@ -138,13 +154,15 @@ def context(results: dict, manifest: dict | None, images: list[tuple[str, str, s
         section = {"id": "family-" + _slug(family), "family": family,
                    "title": FAMILY_TITLES.get(family, family.title()), "table": None, "blocks": [],
                    "agreement": []}
-        detailed = extraction_blocks(results, family) if family != "agreement" else []
+        detailed = detail_blocks(results, family) if family != "agreement" else []
         if family == "agreement":
             groups, rates = agreement_tables(results["agreement"])
             section["agreement"] = [_table(groups), _table(rates)]
-        elif detailed:  # extraction and overgeneralization: real vs each synthetic corpus, statistic by statistic
-            section["blocks"] = [{"kind": b.kind, "text": b.text,
-                                  "table": _table(b.table, b.verdicts) if b.table is not None else None}
+        elif detailed:  # extraction and overgeneralization (real vs each synthetic corpus), the topic decomposition
+            topic = family == "topic"
+            section["blocks"] = [{"kind": b.kind, "text": b.text, "cls": "detail topic" if topic else "detail",
+                                  "table": _table(b.table, b.verdicts, detect_numbers=topic)
+                                  if b.table is not None else None}
                                  for b in detailed]
         else:
             mine = [r for r in all_rows if r.family == family]

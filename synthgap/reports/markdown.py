@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .summary import (FAMILY_HEADER, FAMILY_TITLES, SUMMARY_HEADER, YARDSTICK, Block, Table, agreement_tables,
-                      extraction_blocks, families, provenance, rows)
+                      detail_blocks, families, provenance, rows)
 
 
 def _table(table: Table) -> list[str]:
@@ -43,8 +43,8 @@ def render(results: dict, manifest: dict | None = None) -> str:
             groups, rates = agreement_tables(results["agreement"])
             lines += _table(groups) + [""] + _table(rates)
             continue
-        detailed = extraction_blocks(results, family)
-        if detailed:  # extraction and overgeneralization: real vs each synthetic corpus, statistic by statistic
+        detailed = detail_blocks(results, family)
+        if detailed:  # extraction and overgeneralization (real vs each synthetic corpus), the topic decomposition
             lines += blocks(detailed)
             continue
         lines += _table(Table(FAMILY_HEADER, [r.family_cells() for r in all_rows if r.family == family]))

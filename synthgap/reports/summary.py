@@ -10,9 +10,10 @@ from typing import Optional
 
 from ..comparators.base import authors_cell, p_cell
 
-FAMILY_ORDER = ("embedding", "style", "extraction", "overgeneralization", "agreement")
-FAMILY_TITLES = {"embedding": "Embedding distribution", "style": "Style", "extraction": "Attribute extraction",
-                 "overgeneralization": "Overgeneralization", "agreement": "Agreement"}
+FAMILY_ORDER = ("embedding", "style", "topic", "extraction", "overgeneralization", "agreement")
+FAMILY_TITLES = {"embedding": "Embedding distribution", "style": "Style", "topic": "Topic decomposition",
+                 "extraction": "Attribute extraction", "overgeneralization": "Overgeneralization",
+                 "agreement": "Agreement"}
 YARDSTICK = ("Every gap is shown beside the same metric between two halves of the real corpus (split by author), "
              "with bootstrap 95% intervals, at m items per side from the given numbers of authors (real half A / "
              "real half B / synthetic). The verdict tests the paired difference: how much further from the ideal "
@@ -125,6 +126,8 @@ def families(results: dict) -> list[str]:
         present |= {"extraction", "overgeneralization"}
     if results.get("agreement"):
         present.add("agreement")
+    if results.get("topics"):
+        present.add("topic")
     return [f for f in FAMILY_ORDER if f in present] + sorted(present - set(FAMILY_ORDER))
 
 
@@ -500,6 +503,309 @@ def extraction_blocks(results: dict, family: str) -> list[Block]:
     return []
 
 
+# ---- the topic decomposition (compare --by-topic) ---------------------------------------------------------------
+
+TOPIC_TEXT = ("The units of every corpus are assigned to topics (k-means on the units' representation, fitted once "
+              "on all corpora; keywords by c-TF-IDF). topic_mix_jsd compares the topic distributions, real vs "
+              "synthetic beside real half A vs half B. A metric named …_within_topic is that metric "
+              "(kid_within_topic is kid) on sides drawn to the real topic mix, real vs synthetic beside real vs real. "
+              "A gap is real vs synthetic minus real vs real; the share of the gap the topic mix explains is "
+              "1 − within-topic gap / raw gap: near 1, the corpus differs from the real one mainly in what its users "
+              "talk about; near 0, in how they talk about the same topics. A cross-real corpus (a second real "
+              "corpus) shows what the decomposition gives between two real corpora.")
+TOPIC_MIX_TEXT = ("Share of each corpus's units per topic (topics by their c-TF-IDF keywords, most frequent in the "
+                  "real corpus first): the real corpus's units the topics were fitted on, and each corpus's units in "
+                  "its comparison. over/under: the topic is over- or under-represented in that corpus against real "
+                  "half A of the same comparison, the simultaneous 95% interval (Bonferroni over the topics) of the "
+                  "difference in shares lying above or below 0; n/a: no figure, with the reason.")
+EXPLAINED_TEXT = ("Per metric and corpus: the share of the raw gap (real vs synthetic minus real vs real) that the "
+                  "topic mix explains, 1 − within-topic gap / raw gap, with its bootstrap 95% interval, and the raw "
+                  "and within-topic gaps it is computed from; n/a with the reason where there is no gap to explain.")
+PER_TOPIC_TEXT = ("Per topic: each metric's gap (real half A vs the corpus minus real half A vs half B, point "
+                  "estimates) computed on that topic's units alone, with the units each side has in the topic (real "
+                  "half A / real half B / the corpus) and m, the units per side the gaps are computed at; the last "
+                  "row is the metric's raw gap over all topics. n/a: no figure, with the reason.")
+
+
+@dataclass
+class TopicCorpus:
+    """One corpus of results["topics"]["decomposition"]: its label, role (synthetic or cross-real) and data."""
+    label: str
+    role: str
+    data: dict
+
+    @property
+    def title(self) -> str:
+        return f"{self.label} ({self.role})"
+
+
+def topic_corpora(results: dict) -> list[TopicCorpus]:
+    """The decomposed corpora in results.json's order of corpora (synthetic and cross-real side by side)."""
+    dec = (results.get("topics") or {}).get("decomposition") or {}
+    order = [s.get("label") for s in results.get("synthetic", [])]
+    labels = [x for x in order if x in dec] + [x for x in dec if x not in order]
+    return [TopicCorpus(str(x), str((dec[x] or {}).get("role") or "synthetic"), dec[x] or {}) for x in labels]
+
+
+def mix_rows(corpus: dict) -> dict[int, dict]:
+    """Topic id -> that topic's row of the corpus's mix (real and synthetic share, difference, ci95, flag), from
+    mix.topics, completed from the per-id share lists."""
+    mix = corpus.get("mix") or {}
+    out: dict[int, dict] = {}
+    for t in mix.get("topics") or []:
+        if t.get("id") is not None:
+            out[int(t["id"])] = dict(t)
+    for side, key in (("real", "real_share"), ("synthetic", "synthetic_share")):
+        for i, v in enumerate(mix.get(side) or []):
+            out.setdefault(i, {"id": i})
+            if out[i].get(key) is None:
+                out[i][key] = v
+    return out
+
+
+def topic_label(topic: dict) -> str:
+    """A topic's name in a table or figure: its keywords label, else its first keywords, else its id."""
+    if topic.get("label"):
+        return str(topic["label"])
+    keywords = topic.get("keywords") or []
+    return ", ".join(map(str, keywords[:3])) if keywords else f"topic {topic.get('id', '?')}"
+
+
+def real_shares(results: dict) -> dict[int, float]:
+    """Topic id -> the real corpus's share: its mix over the units the topics were fitted on (results["topics"]
+    ["real_mix"]), else real half A's in the first corpus's comparison, else from its assignments."""
+    real_mix = (results.get("topics") or {}).get("real_mix")
+    if real_mix:
+        return {i: v for i, v in enumerate(real_mix) if v is not None}
+    for c in topic_corpora(results):
+        shares = {i: r["real_share"] for i, r in mix_rows(c.data).items() if r.get("real_share") is not None}
+        if shares:
+            return shares
+    real = (results.get("real") or {}).get("label")
+    assigned = [t for t in ((results.get("topics") or {}).get("assignments") or {}).get(real) or [] if t >= 0]
+    return {t: assigned.count(t) / len(assigned) for t in sorted(set(assigned))} if assigned else {}
+
+
+def topic_order(results: dict) -> list[dict]:
+    """Every topic (id, label, keywords), most frequent in the real corpus first (ties by id); topics only a mix
+    names are added with their id as label."""
+    section = results.get("topics") or {}
+    topics = {int(t["id"]): dict(t) for t in section.get("topics") or [] if t.get("id") is not None}
+    for c in topic_corpora(results):
+        for i, r in mix_rows(c.data).items():
+            topics.setdefault(i, {"id": i, "label": r.get("label") or f"topic {i}", "keywords": []})
+    shares = real_shares(results)
+    return sorted(topics.values(), key=lambda t: (-(shares.get(t["id"]) or 0.0), t["id"]))
+
+
+def topic_method_text(results: dict) -> str:
+    """How the topics were made, in one line, with the topic family's own correction and any unassigned units."""
+    section = results.get("topics") or {}
+    m = section.get("method") or {}
+    text = (f"Topics: {m.get('clustering', 'k-means')} with k = {m.get('k', len(section.get('topics') or []))} "
+            f"({m.get('k_rule') or 'rule not recorded'}) on {m.get('representation') or 'the units'}, fitted on "
+            f"{m.get('fitted_on', '?')} units (seed {m.get('seed', '?')}); keywords by {m.get('keywords', '?')}.")
+    assigned = {label: (sum(1 for t in ids if t >= 0), len(ids))
+                for label, ids in (section.get("assignments") or {}).items()}
+    if any(n < total for n, total in assigned.values()):
+        text += (" Units with a topic (those the decomposition draws from): " +
+                 ", ".join(f"{label} {n:,} of {total:,}" for label, (n, total) in assigned.items()) + ".")
+    frames = {label: n for label, n in (m.get("frames") or {}).items() if n}
+    if frames:
+        text += (" Recurring frames (a corpus's stock openings) removed before the units were embedded: " +
+                 ", ".join(f"{label} {n}" for label, n in frames.items()) + ".")
+    v = section.get("verdicts") or {}
+    if v:
+        text += (f" The topic metrics' verdicts use {str(v.get('correction', 'holm')).title()}'s correction over the "
+                 f"topic family only ({v.get('tests', '?')} tests, alpha {v.get('alpha', 0.05)}), not over every "
+                 "metric of the report.")
+    return text
+
+
+def _share_cell(row: Optional[dict]) -> str:
+    if row is None:
+        return na("not in this corpus's topic mix")
+    if row.get("synthetic_share") is None:
+        return na(row.get("why") or "not measured")
+    flag = row.get("flag")
+    return fmt(row["synthetic_share"]) + (f" ({flag})" if flag else "")
+
+
+def topic_mix_table(results: dict) -> Table:
+    """Topics (id, keywords) by their share in the real corpus and in each corpus, with over/under flags."""
+    real = (results.get("real") or {}).get("label", "real")
+    corpora = topic_corpora(results)
+    shares = real_shares(results)
+    n_real = next(((c.data.get("mix") or {}).get("n_real") for c in corpora
+                   if (c.data.get("mix") or {}).get("n_real") is not None), None)
+    assigned = ((results.get("topics") or {}).get("assignments") or {}).get(real)
+    if (results.get("topics") or {}).get("real_mix") and assigned:
+        n_real = sum(1 for t in assigned if t >= 0)
+    header = ["topic", "keywords", f"{real} (real" + (f", n = {n_real})" if n_real is not None else ")")]
+    for c in corpora:
+        n = (c.data.get("mix") or {}).get("n_synthetic")
+        header.append(f"{c.label} ({c.role}" + (f", n = {n})" if n is not None else ")"))
+    mixes = [mix_rows(c.data) for c in corpora]
+    body = []
+    for t in topic_order(results):
+        body.append([str(t["id"]), topic_label(t),
+                     fmt(shares[t["id"]]) if shares.get(t["id"]) is not None else na("not in the real mix")]
+                    + [_share_cell(m.get(t["id"])) for m in mixes])
+    return Table(header, body)
+
+
+def explained_metrics(results: dict) -> list[tuple[str, str]]:
+    """(metric, family) of every explained share, in the order the corpora list them."""
+    out: list[tuple[str, str]] = []
+    for c in topic_corpora(results):
+        for e in c.data.get("explained") or []:
+            if e.get("metric") is not None and e["metric"] not in [m for m, _ in out]:
+                out.append((str(e["metric"]), str(e.get("family") or "?")))
+    return out
+
+
+def explained_entry(corpus: TopicCorpus, metric: str) -> Optional[dict]:
+    return next((e for e in corpus.data.get("explained") or [] if e.get("metric") == metric), None)
+
+
+def explained_cells(entry: Optional[dict]) -> tuple[str, str, str]:
+    """The share the topic mix explains (value [95% CI], or n/a with the reason), the raw and the within-topic gap."""
+    if entry is None:
+        why = na("not measured for this corpus")
+        return why, "n/a", "n/a"
+    why = entry.get("why")
+    if entry.get("share") is None:
+        share = na(why or "no value")
+    else:
+        share = fmt(entry["share"]) + (f" {fmt_ci(entry['ci95'])}" if entry.get("ci95") else "")
+    gaps = tuple("n/a" if entry.get(k) is None and why else na("not reported") if entry.get(k) is None
+                 else fmt(entry[k]) for k in ("raw_gap", "within_gap"))
+    return share, gaps[0], gaps[1]
+
+
+def explained_table(results: dict) -> Table:
+    """Per metric: for each corpus side by side, the share of the gap the topic mix explains, the raw and the
+    within-topic gap."""
+    corpora = topic_corpora(results)
+    header = ["metric", "family"]
+    for c in corpora:
+        header += [f"{c.title}: share explained [95% CI]", f"{c.label}: raw gap", f"{c.label}: within-topic gap"]
+    body = []
+    for metric, family in explained_metrics(results):
+        row = [metric, family]
+        for c in corpora:
+            row += list(explained_cells(explained_entry(c, metric)))
+        body.append(row)
+    return Table(header, body)
+
+
+def coverage_text(results: dict, corpus: TopicCorpus, named: bool = True) -> str:
+    """Coverage of the real corpus's topics and what is left of the mix difference after matching, in words (after
+    the corpus's name and role unless not `named`)."""
+    real = (results.get("real") or {}).get("label", "real")
+    k = (results.get("topics") or {}).get("method", {}).get("k") or len((results.get("topics") or {}).get("topics")
+                                                                         or [])
+    cov = corpus.data.get("coverage")
+    text = f"{corpus.title}: " if named else ""
+    text += (na("coverage not reported") if cov is None else
+             f"{100 * cov:.1f}% of {real}'s units are in topics {corpus.label} has at all")
+    matched = corpus.data.get("matched") or {}
+    if matched.get("why"):
+        return text + f"; matched comparison: {na(matched['why'])}."
+    if not matched:
+        return text + f"; matched comparison: {na('not reported')}."
+    text += (f"; the matched comparison uses {matched.get('per_side', '?')} units per side from "
+             f"{matched.get('topics_used', '?')} of {k or '?'} topics, leaving a topic-mix difference (total "
+             f"variation) of {fmt(matched.get('residual_tv'))}")
+    return text + "."
+
+
+def per_topic_metrics(results: dict, corpus: TopicCorpus) -> list[str]:
+    """The metrics of a corpus's per-topic gaps: the explained metrics' order first, then any other."""
+    found: list[str] = []
+    for row in corpus.data.get("per_topic") or []:
+        found += [k for k in row.get("gaps") or {} if k not in found]
+    order = [m for m, _ in explained_metrics(results)]
+    return [m for m in order if m in found] + [m for m in found if m not in order]
+
+
+def per_topic_table(results: dict, corpus: TopicCorpus) -> tuple[Optional[Table], str]:
+    """Topics × metrics of one corpus's per-topic gaps (with the units behind each row and the raw gap as the last
+    row), or None and why there is none."""
+    per_topic = corpus.data.get("per_topic")
+    if not per_topic:
+        why = corpus.data.get("per_topic_why") or (corpus.data.get("matched") or {}).get("why") or \
+              ("no topic has enough units on every side" if per_topic == [] else "not computed")
+        return None, why
+    metrics = per_topic_metrics(results, corpus)
+    header = ["topic", "keywords", f"n (real A / real B / {corpus.label})", "m"] + metrics + ["note"]
+    order = {t["id"]: i for i, t in enumerate(topic_order(results))}
+    labels = {t["id"]: topic_label(t) for t in topic_order(results)}
+    body = []
+    for row in sorted(per_topic, key=lambda r: (order.get(r.get("topic"), len(order)), r.get("topic", 0))):
+        n = row.get("n") or {}
+        why = row.get("why")
+        gaps = row.get("gaps") or {}
+        cells = ["n/a" if gaps.get(m) is None else fmt(gaps[m]) for m in metrics]
+        missing = [m for m in metrics if gaps.get(m) is None]
+        note = na(why) if why else (na(f"no value for {', '.join(missing)} (too few units for the metric, or no "
+                                       "estimate)") if missing else "")
+        body.append([str(row.get("topic", "?")), str(row.get("label") or labels.get(row.get("topic"), "?")),
+                     "/".join(str(n.get(k, "?")) for k in ("real_a", "real_b", "synthetic")),
+                     str(n["per_side"]) if n.get("per_side") is not None else "–"] + cells + [note])
+    raw = [explained_entry(corpus, m) for m in metrics]
+    body.append(["all", "all topics (raw gap)", "", ""] +
+                [fmt(e["raw_gap"]) if e and e.get("raw_gap") is not None else "n/a" for e in raw] + [""])
+    return Table(header, body), ""
+
+
+def topic_blocks(results: dict) -> list[Block]:
+    """The "topic" section from results["topics"]: the method, the topic mix, the topic metrics' family table, the
+    share of each gap the topic mix explains, coverage and the residual mix, and the per-topic gaps per corpus;
+    empty when results.json has no topic decomposition."""
+    if not results.get("topics"):
+        return []
+    real = (results.get("real") or {}).get("label", "real")
+    out = [Block("text", topic_method_text(results)), Block("text", TOPIC_TEXT),
+           Block("heading", "Topic mix"), Block("text", TOPIC_MIX_TEXT),
+           Block("table", table=topic_mix_table(results), caption=f"Topic mix of {real} and each corpus. "
+                                                                    f"{TOPIC_MIX_TEXT}")]
+    mine = [r for r in rows(results) if r.family == "topic"]
+    out.append(Block("heading", "Topic-mix and within-topic metrics"))
+    if mine:
+        out.append(Block("table", table=Table(FAMILY_HEADER, [r.family_cells() for r in mine]),
+                         verdicts=[r.verdict for r in mine], caption="topic metrics"))
+    else:
+        out.append(Block("text", f"Topic metrics: {na('results.json has no metric of the topic family')}."))
+    corpora = topic_corpora(results)
+    out.append(Block("heading", "Share of the gap the topic mix explains"))
+    explained = explained_table(results)
+    if explained.body:
+        out += [Block("text", EXPLAINED_TEXT),
+                Block("table", table=explained, caption=f"Share of the gap the topic mix explains. {EXPLAINED_TEXT}")]
+    else:
+        out.append(Block("text", f"Explained shares: {na('no corpus has an explained share')}."))
+    if corpora:
+        out.append(Block("text", "Coverage and residual mix. " + " ".join(coverage_text(results, c)
+                                                                          for c in corpora)))
+    out += [Block("heading", "Per-topic gaps"), Block("text", PER_TOPIC_TEXT)]
+    for c in corpora:
+        table, why = per_topic_table(results, c)
+        title = f"Per-topic gaps: {real} (real) vs {c.title}"
+        if table is None:
+            out.append(Block("text", f"{title}: {na(why)}."))
+        else:
+            out += [Block("heading", title), Block("table", table=table, caption=f"{title}. {PER_TOPIC_TEXT}")]
+    out.append(Block("text", "Figures: topic_mix (each topic's share, real beside each corpus) and topic_gaps "
+                             "(the per-topic gaps, each metric scaled by its raw gap)."))
+    return out
+
+
+def detail_blocks(results: dict, family: str) -> list[Block]:
+    """A section drawn from more than the family's metrics (extraction, overgeneralization, topic), else []."""
+    return topic_blocks(results) if family == "topic" else extraction_blocks(results, family)
+
+
 def agreement_tables(data: dict) -> list[Table]:
     """results["agreement"]: mean pairwise kappa per group, then each rater's selection rate on the items
     every rater labeled (with their number) and on the rater's own items."""
@@ -522,7 +828,11 @@ def provenance(manifest: dict) -> dict:
 
 
 __all__ = ["Block", "CARD_KEYS", "FAMILY_HEADER", "FAMILY_ORDER", "FAMILY_TITLES", "KIND_LABELS", "MATCHED",
-           "PAIR_HEADER", "Pair", "PairRow", "Row", "STAT_LABELS", "SUMMARY_HEADER", "Table", "VERIFIER_NOTE",
-           "YARDSTICK", "agreement_tables", "authors_cell", "by_history", "extraction_blocks", "extraction_family",
-           "extractor", "families", "family_of", "fmt", "fmt_ci", "gold_provenance", "matched_text", "na", "p_cell",
-           "pairs", "provenance", "rows", "scope_text", "stat_cell", "stat_keys", "verdict", "verifier_text"]
+           "PAIR_HEADER", "Pair", "PairRow", "Row", "STAT_LABELS", "SUMMARY_HEADER", "Table", "TopicCorpus",
+           "VERIFIER_NOTE", "YARDSTICK", "agreement_tables", "authors_cell", "by_history", "coverage_text",
+           "detail_blocks", "explained_cells", "explained_entry", "explained_metrics", "explained_table",
+           "extraction_blocks", "extraction_family", "extractor", "families", "family_of", "fmt", "fmt_ci",
+           "gold_provenance", "matched_text", "mix_rows", "na", "p_cell", "pairs", "per_topic_metrics",
+           "per_topic_table", "provenance", "real_shares", "rows", "scope_text", "stat_cell", "stat_keys",
+           "topic_blocks", "topic_corpora", "topic_label", "topic_method_text", "topic_mix_table", "topic_order",
+           "verdict", "verifier_text"]

@@ -190,8 +190,9 @@ def test_run_templates_only_end_to_end_then_reuse_then_redo_from_compare(corpora
     assert not (out / "conversations" / "llm.jsonl").exists()
     results = json.loads((out / "results.json").read_text())
     assert {m["synthetic"] for m in results["metrics"]} == {"templates"}
-    assert {m["family"] for m in results["metrics"]} == {"embedding", "style", "extraction"}
+    assert {m["family"] for m in results["metrics"]} == {"embedding", "style", "extraction", "topic"}
     assert results["real"]["label"] == "convai2" and results["config"]["bootstrap"] == 40
+    assert results["config"]["by_topic"] and "templates" in results["topics"]["decomposition"]  # on by default
     assert "templates: " in shown.output and "metrics beyond real-vs-real variation" in shown.output
     state = json.loads((out / "run.json").read_text())
     assert [s for s in state["stages"]] == ["personas", "templates", "compare", "report", "card"]

@@ -2,8 +2,8 @@
 
 Three parts, each beside its real-vs-real yardstick:
 - *topic mix*: Jensen-Shannon divergence between the real and synthetic topic distributions
-  (`TopicMixMetric`), and the topics over- or under-represented on the synthetic side (simultaneous
-  Bonferroni bootstrap intervals over the k topics);
+  (`TopicMixMetric`), and, where that is beyond real-vs-real, the topics over- or under-represented
+  on the synthetic side (simultaneous Bonferroni intervals over the k topics);
 - *within topic*: every metric again on sides drawn to one common topic mix, the real corpus's
   (`matched_counts`): per topic the same number of units from real half A, real half B and the
   synthetic side. Importance weights realized as a stratified draw without replacement, because
@@ -75,24 +75,38 @@ class TopicMixMetric(Metric):
 
 def represented(x: Side, y: Side, k: int, topics: list[dict], alpha: float = ALPHA) -> list[dict]:
     """Per topic: real share (x), synthetic share (y), their difference, and a simultaneous interval
-    (Bonferroni over the k topics, percentile of the paired bootstrap draws); "over" / "under" when
-    the interval leaves 0."""
+    (Bonferroni over the k topics: difference +- z(1 - alpha / 2k) bootstrap standard errors, steadier
+    than the extreme percentiles of a few hundred draws); "over" / "under" when it leaves 0. The caller
+    keeps the flags only where the topic mix as a whole is beyond real-vs-real (`gate_flags`)."""
+    from scipy.stats import norm
+
     lx, ly = np.asarray(x.data, np.int64), np.asarray(y.data, np.int64)
     px, py = shares(lx, k), shares(ly, k)
-    diff_reps = None
+    se = None
     if x.boot is not None and x.boot.replicates:
         diff_reps = shares(ly, k, y.boot.counts) - shares(lx, k, x.boot.counts)
-    tail = 100 * alpha / 2 / k
+        se = diff_reps.std(axis=1, ddof=1)
+    z = float(norm.ppf(1 - alpha / (2 * k)))
     out = []
     for t in range(k):
+        d = float(py[t] - px[t])
         ci, flag = None, None
-        if diff_reps is not None:
-            lo, hi = np.percentile(diff_reps[t], [tail, 100 - tail])
-            ci = [float(lo), float(hi)]
-            flag = "over" if lo > 0 else ("under" if hi < 0 else None)
+        if se is not None:
+            ci = [d - z * float(se[t]), d + z * float(se[t])]
+            flag = "over" if ci[0] > 0 else ("under" if ci[1] < 0 else None)
         out.append({"id": t, "label": topics[t]["label"], "real_share": float(px[t]),
-                    "synthetic_share": float(py[t]), "difference": float(py[t] - px[t]), "ci95": ci, "flag": flag})
+                    "synthetic_share": float(py[t]), "difference": d, "ci95": ci, "flag": flag})
     return out
+
+
+def gate_flags(mix: dict, beyond: Optional[bool]) -> None:
+    """Per-topic flags only when the topic-mix JSD is beyond real-vs-real (its Holm verdict): a protected
+    second step, so that a mix within real-vs-real never shows "over"/"under" topics by chance."""
+    mix["flags"] = "shown: the topic mix is beyond real-vs-real" if beyond else \
+        "none shown: the topic mix is not beyond real-vs-real"
+    if not beyond:
+        for t in mix["topics"]:
+            t["flag"] = None
 
 
 def matched_counts(pools: Sequence[np.ndarray], target: np.ndarray, m: int) -> np.ndarray:
@@ -198,5 +212,5 @@ def explained(raw: Result, within: Optional[Result], raw_beyond: Optional[bool])
     return out
 
 
-__all__ = ["TopicMixMetric", "WITHIN", "explained", "jsd", "matched_counts", "matched_pick", "paired_difference",
+__all__ = ["TopicMixMetric", "WITHIN", "explained", "gate_flags", "jsd", "matched_counts", "matched_pick", "paired_difference",
            "represented", "residual_tv", "shares", "within_results"]

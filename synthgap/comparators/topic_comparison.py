@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 
 from .base import Result, adjust_verdicts, side_authors
-from .decomposition import (TopicMixMetric, explained, matched_counts, matched_pick, paired_difference, represented,
+from .decomposition import (TopicMixMetric, explained, gate_flags, matched_counts, matched_pick, paired_difference, represented,
                             residual_tv, shares, within_results)
 from .samples import Sample
 from .style import TURN_FEATURES, StyleMetric
@@ -129,6 +129,9 @@ class TopicDecomposition:
                 item["role"] = role
                 items.append(item)
         verdicts = adjust_verdicts(items)
+        for item in items:
+            if item["name"] == TopicMixMetric.name:
+                gate_flags(decomposition[item["synthetic"]]["mix"], item.get("beyond_baseline"))
         beyond = {(m["synthetic"], m["name"]): m.get("beyond_baseline") for m in raw_json}
         for s in synthetics:
             within = {r.details["decomposition"]["metric"]: r for r in self._within[s.label]}

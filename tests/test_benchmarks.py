@@ -74,6 +74,9 @@ def test_bench_compare_quick_writes_its_figures(tmp_path, corpora):
     assert {m["name"] for m in warm["metrics"]} >= {"kid", "mmd2", "c2st_auc", "prdc_density", "mauve"}
     assert all(m["m"] == 200 for m in warm["metrics"] if m["family"] == "embedding")  # 400 real turns, halved
     assert any(m["p_adjusted"] is not None for m in warm["metrics"])
+    topics = result["compare"]["by_topic"]  # the --by-topic pass reads the caches the prepare pass filled
+    assert topics["embedding_cache"]["embedded"] == 0 and any(m["family"] == "topic" for m in topics["metrics"])
+    assert result["targets"]["by_topic_added_seconds"]["value"] is not None
     prdc, mauve = result["metrics"]["prdc"], result["metrics"]["mauve"]
     for key in ("precision", "recall", "density", "coverage"):
         assert 0 <= prdc["synthgap"][key] <= 2 and 0 <= prdc["reference"][key] <= 2

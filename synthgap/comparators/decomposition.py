@@ -188,6 +188,7 @@ def explained(raw: Result, within: Optional[Result], raw_beyond: Optional[bool])
            "ci95": None, "why": None}
     d_raw, reps_raw = paired_difference(raw)
     out["raw_gap"] = d_raw
+    out["m"] = {"raw": raw.n, "within": None if within is None else within.n}
     if within is None:
         out["why"] = "no within-topic estimate"
         return out

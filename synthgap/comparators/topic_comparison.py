@@ -3,7 +3,9 @@ compared corpus the topic mix, the within-topic metrics, the per-topic gaps and 
 gap the topic mix explains (the estimators are in `decomposition.py`, the topics in `topics.py`).
 
 Which units: each real half's units up to POOL_FACTOR x m (author-balanced; all of them when the
-half is smaller) and as many synthetic units (topic texts cut at their first 64 words, see topics.py), so the within-topic draw can find the real mix's
+half is smaller) and synthetic units up to SYNTHETIC_POOL_FACTOR x m (a template corpus holds 5% code
+where the real one holds 31%: the draw to the real mix needs its every code unit), topic texts cut at
+their first 64 words (see topics.py), so the within-topic draw can find the real mix's
 topics on every side; every unit of those pools and of the size-matched comparison keeps its topic
 (results["topics"]["assignments"], -1 for units never embedded).
 """
@@ -25,8 +27,10 @@ from .yardstick import Bootstrap, MIN_ITEMS, Side, balanced_pick, group_halves, 
 from ..embedding import pool_units
 from ..seeds import numpy_rng
 
-POOL_FACTOR = 2
+POOL_FACTOR = 2  # real units per half, times m
+SYNTHETIC_POOL_FACTOR = 8  # synthetic units, times m: a synthetic corpus is often thin in the real mix's topics
 PER_TOPIC_MIN = 20  # units per side below which a topic gets no per-topic gaps
+RAW_AGAIN = 0.9  # a within-topic draw below this share of m gets the raw comparison again at its size
 
 
 def _no_boot(n: int) -> Bootstrap:
@@ -42,6 +46,7 @@ class TopicDecomposition:
         self.labels: dict[str, dict[int, int]] = {}
         self.model: Optional[TopicModel] = None
         self._within: dict[str, list[Result]] = {}
+        self._raw_small: dict[str, list[Result]] = {}  # the raw comparison at the within-topic size, when smaller
 
     # -- units and their topics ----------------------------------------------------------------------
 
@@ -100,7 +105,8 @@ class TopicDecomposition:
         pools_s = {}
         for s in synthetics:
             s_codes = _codes(s.unit_groups)
-            pools_s[s.label] = np.union1d(self._pool(np.arange(len(s)), s_codes, cap, f"s/{s.label}"),
+            pools_s[s.label] = np.union1d(self._pool(np.arange(len(s)), s_codes, SYNTHETIC_POOL_FACTOR * m_max,
+                                                     f"s/{s.label}"),
                                           plans[s.label].synthetic)
         real_pool = np.union1d(pool_a, pool_b)
         self._frame(real, real_pool)
@@ -135,9 +141,10 @@ class TopicDecomposition:
         beyond = {(m["synthetic"], m["name"]): m.get("beyond_baseline") for m in raw_json}
         for s in synthetics:
             within = {r.details["decomposition"]["metric"]: r for r in self._within[s.label]}
+            small = {r.name: r for r in self._raw_small.get(s.label, [])}
             decomposition[s.label]["explained"] = [
-                explained(r, within.get(r.name), beyond.get((s.label, r.name))) for r in raw.get(s.label, [])
-                if r.family in ("embedding", "style")]
+                explained(small.get(r.name, r), within.get(r.name), beyond.get((s.label, r.name)))
+                for r in raw.get(s.label, []) if r.family in ("embedding", "style")]
         assignments = {sample.label: [self.labels.get(sample.label, {}).get(u, -1) for u in range(len(sample))]
                        for sample in [real] + list(synthetics)}
         method = dict(self.model.method, frames={label: len(f) for label, f in self.frames.items()})
@@ -184,8 +191,11 @@ class TopicDecomposition:
         if n < MIN_ITEMS:
             part["matched"]["why"] = f"too few units in the topics every side has ({n})"
         else:
-            within = self._within_metrics(synthetic, (ma, mb, ms), n, label)
+            within = within_results(self._metrics(synthetic, (ma, mb, ms), n, label, "within"))
             results.extend(within)
+            if n < RAW_AGAIN * plan.size:
+                self._raw_small[label] = self._raw_at(synthetic, plan, n)
+                part["matched"]["raw_gap_at"] = n
         self._within[label] = within
         part["per_topic"] = self._per_topic(synthetic, pool_a, pool_b, pool_s, la, lb, labels_s, topics)
         return part, results
@@ -214,20 +224,32 @@ class TopicDecomposition:
             authors.append([groups[i] for i in turns])
         return tuple(texts), tuple(feats), tuple(authors)
 
-    def _within_metrics(self, synthetic: Sample, picks: tuple, n: int, label: str) -> list[Result]:
+    def _metrics(self, synthetic: Sample, picks: tuple, n: int, label: str, part: str) -> list[Result]:
+        """Every embedding and style metric on the picked units (real A, real B, synthetic), with its own
+        bootstrap draws and baseline cache key (`part`: "within" or "raw")."""
         cfg, out = self.cfg, []
-        tag = f"{label}/{n}"
+        tag = f"{part}/{label}/{n}"
         metrics = cfg.embedding_metrics(self.clusters)
         if metrics:
             a, b, s = self._sides(synthetic, picks, tag)
-            out.extend(self.c.embedding_results(metrics, a, b, s, f"{label} within topic", ("topic", tag),
+            out.extend(self.c.embedding_results(metrics, a, b, s, f"{label} {part} topic", ("topic", tag),
                                                 other_splits=False))
         if "style" in cfg.metrics and self.c.analyzer is not None:
             texts, feats, authors = self._turn_rows(synthetic, picks)
             results, _ = self.c.style_results(texts, feats, authors, label, ("topic-style", tag), f"topic/{tag}",
-                                              f"topic/{label}")
+                                              f"topic/{part}/{label}")
             out.extend(results)
-        return within_results(out)
+        return out
+
+    def _raw_at(self, synthetic: Sample, plan, n: int) -> list[Result]:
+        """The raw comparison again at the within-topic draw's size n (author-balanced subsamples of the
+        plan's own rows), so that a share explained never mixes a gap at m with one at a smaller n
+        (PRDC, MAUVE and C2ST's spread move with the sample size)."""
+        codes_r, codes_s = _codes(self.c.real.unit_groups), _codes(synthetic.unit_groups)
+        rng = numpy_rng(self.cfg.seed, "topic-raw", synthetic.label)
+        picks = tuple(np.sort(balanced_pick(idx, codes[idx], n, rng))
+                      for idx, codes in ((plan.real_a, codes_r), (plan.real_b, codes_r), (plan.synthetic, codes_s)))
+        return self._metrics(synthetic, picks, n, synthetic.label, "raw")
 
     def _per_topic(self, synthetic: Sample, pool_a, pool_b, pool_s, la, lb, ls, topics: list[dict]) -> list[dict]:
         """Per topic that every side has at least PER_TOPIC_MIN units of: each metric's paired gap (point
@@ -272,4 +294,4 @@ class TopicDecomposition:
         return out
 
 
-__all__ = ["POOL_FACTOR", "PER_TOPIC_MIN", "TopicDecomposition"]
+__all__ = ["POOL_FACTOR", "PER_TOPIC_MIN", "SYNTHETIC_POOL_FACTOR", "TopicDecomposition"]

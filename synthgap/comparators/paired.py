@@ -125,13 +125,6 @@ class TwinFile:
     records: int = 0
 
 
-def ended_file(path: Path) -> Path:
-    """OUT.ended.jsonl beside OUT.jsonl: where `generate continue` puts the twins whose simulator ended."""
-    from ..generators.continuation import ended_path
-
-    return ended_path(path)
-
-
 def _bad(where: str, reason: str, on_error: str, skipped: Counter) -> None:
     if on_error != "skip":
         raise SynthgapError(f"{where}: {reason}", hint="--skip-bad skips such records (counted by reason)")
@@ -198,7 +191,9 @@ def read_twins(spec: str, on_error: str = "fail") -> TwinFile:
     path = Path(source)
     if not path.is_file():
         raise SynthgapError(f"{source}: no such file (--paired reads the JSONL output of `synthgap generate continue`)")
-    files = [path] + [p for p in (ended_file(path),) if p.is_file() and p != path]
+    from ..generators.continuation import ended_path  # where `generate continue` puts ended twins
+
+    files = [path] + [p for p in (ended_path(path),) if p.is_file() and p != path]
     twins: list[Twin] = []
     skipped: Counter = Counter()
     records = 0

@@ -40,6 +40,9 @@ _BUILTIN = {"all-minilm-l6-v2", "minilm", "sentence-transformers/all-minilm-l6-v
 MIN_PAD = 16
 BATCH_TOKENS = 512
 SCHEME = f"canonical1-pad{MIN_PAD}geo-tokens{BATCH_TOKENS}"
+# On Ray: texts per actor call, and texts sent out between two commits to the cache
+RAY_SHARD = 512
+RAY_CHUNK = 16384
 
 
 def resolve_model(model: Union[str, Path, None] = None) -> Path:
@@ -195,13 +198,52 @@ class Embedder:
     def embed(self, texts: Sequence[str], description: str = "embedding") -> np.ndarray:
         """One float32 row per text; cached texts are read, the rest embedded (longest first, in chunks
         committed as they finish) and stored."""
+        from .scale.executor import active
+
         start = time.perf_counter()
-        rows, cached, embedded = cached_rows(self.store, self.identity, texts, self.encode, np.float32, self.chunk,
+        compute, chunk = self.encode, self.chunk
+        if active().is_ray:  # a job running on Ray: the texts missing from the cache are embedded there
+            compute, chunk = self.encode_on_ray, max(self.chunk, RAY_CHUNK)
+        rows, cached, embedded = cached_rows(self.store, self.identity, texts, compute, np.float32, chunk,
                                              description, order=lambda t: -len(t))
         self.stats.add(EmbedStats(len(texts), cached + embedded, cached, embedded, time.perf_counter() - start))
         if not texts:
             return np.zeros((0, 0), np.float32)
         return np.stack(rows).astype(np.float32, copy=False)
+
+    def encode_on_ray(self, texts: Sequence[str]) -> np.ndarray:
+        """`encode` on the active Ray executor: shards of texts over a pool of actors that each load the model
+        once; the same bytes as `encode` here (vectors are canonical, whatever texts share a shard)."""
+        import base64
+
+        from .scale.executor import active, map_shards
+
+        spec = active()
+        texts = list(texts)
+        size = spec.shard_size or RAY_SHARD
+        shards = [(i, {"texts": texts[a:a + size]}) for i, a in enumerate(range(0, len(texts), size))]
+        model = None if self.model is None or str(self.model).lower() in _BUILTIN else str(self.path)
+        identity, device = self.identity, self.device
+        parts: dict[int, np.ndarray] = {}
+
+        def make():
+            embedder = Embedder(model, cache=False, device=device)
+            if embedder.identity != identity:
+                raise SynthgapError(f"a Ray worker's embedding model is {embedder.identity}, the driver's {identity}: "
+                                    f"the model files differ between nodes")
+
+            def run(shard: dict) -> dict:
+                vectors = embedder.encode(shard["texts"]).astype(np.float32)
+                return {"shape": list(vectors.shape), "data": base64.b64encode(vectors.tobytes()).decode("ascii")}
+            return run
+
+        def keep(index: int, result: dict) -> None:
+            parts[index] = np.frombuffer(base64.b64decode(result["data"]), np.float32).reshape(result["shape"])
+
+        map_shards(spec, make, shards, keep, keep=f"embed:{identity}")
+        if not parts:
+            return np.zeros((0, 0), np.float32)
+        return np.concatenate([parts[i] for i in range(len(shards))])
 
     def close(self) -> None:
         if self._store is not None:

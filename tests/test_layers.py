@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent / "synthgap"
 
 # earlier first; packages on one line are one layer (they may import each other)
 LAYERS = [
-    {"errors", "records", "cache", "outputs", "progress", "templates", "seeds", "nlp", "lexicon", "embedding", "labels"},
+    {"errors", "records", "cache", "outputs", "progress", "scale", "templates", "seeds", "nlp", "lexicon", "embedding", "labels"},
     {"corpora", "llm"},
     {"personas"},
     {"generators"},

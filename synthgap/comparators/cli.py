@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..scale.options import executor_options
 from ..extractors.options import extractor_options
 from ..verifiers.options import verifier_options
 
@@ -74,10 +75,11 @@ METRICS_HELP = ("comma-separated: all (default), embedding, style, or any of fre
 @click.option("--gold-categories", help="only gold attributes of these categories count (comma-separated)")
 @extractor_options
 @verifier_options
+@executor_options
 def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match, seed, bootstrap, model,
             mauve_seeds, permutations, c2st_refits, c2st_splits, c2st_partitions, by_topic, topics, no_sensitivity, no_cache, cache_dir,
             skip_bad, empty_turns, outdir, quiet, extraction, extraction_users, persona_files, gold_categories,
-            paired, **extractor_opts):
+            paired, executor, **extractor_opts):
     """Measure how far synthetic corpora are from a real one, each gap beside the real-vs-real yardstick.
 
     Embedding metrics (Fréchet distance, MMD, classifier AUC, precision/recall/density/coverage,
@@ -98,7 +100,8 @@ def compare(real, synthetic, also_real, metrics, unit, pooling, sample, no_match
         empty_turns=empty_turns, extraction=extraction, extraction_users=extraction_users,
         gold_categories=gold_categories, verifier=verifier_settings(extractor_opts),
         extractor=extractor_settings(extractor_opts), paired=paired))
-    done = run_compare(config, real, synthetic, outdir, also_real=also_real, personas=persona_files, log=_log)
+    done = run_compare(config, real, synthetic, outdir, also_real=also_real, personas=persona_files, log=_log,
+                       executor=executor)
     if not quiet:
         print_results(done.results)
     _log(f"wrote {done.results_path} ({len(done.results['metrics'])} metrics) in {done.seconds:.1f} s")

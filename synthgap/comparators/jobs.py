@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from ..extractors.jobs import ExtractorSettings
 from ..verifiers.jobs import VerifierSettings
 from ..outputs import JobConfig, JobResult, Log, quiet
+from ..scale.executor import ExecutorSpec
 
 PathLike = Union[str, Path]
 
@@ -89,13 +90,24 @@ class CompareResult(JobResult):
 
 
 def compare(config: CompareJobConfig, real: str, synthetic: Union[str, Sequence[str]], output: PathLike, *,
-            also_real: Sequence[str] = (), personas: Sequence[PathLike] = (), log: Log = quiet) -> CompareResult:
+            also_real: Sequence[str] = (), personas: Sequence[PathLike] = (), log: Log = quiet,
+            executor: Optional[ExecutorSpec] = None) -> CompareResult:
     """Measure how far each synthetic corpus is from the real one, each gap beside the real-vs-real yardstick.
 
     `real`, `synthetic` and `also_real` are "[LABEL=]SOURCE" (a file, a folder or a built-in corpus name);
     `personas` are persona JSONL files whose disclosed attributes are the gold of extraction F1. Writes
-    OUTPUT/results.json and OUTPUT/manifest.json.
+    OUTPUT/results.json and OUTPUT/manifest.json. On a Ray `executor` the texts missing from the embedding
+    cache are embedded on the cluster (into the same cache); the metrics run here, on the sampled units.
     """
+    from ..scale.executor import using
+
+    with using(executor):
+        return _compare(config, real, synthetic, output, also_real=also_real, personas=personas, log=log)
+
+
+def _compare(config: CompareJobConfig, real: str, synthetic: Union[str, Sequence[str]], output: PathLike, *,
+             also_real: Sequence[str] = (), personas: Sequence[PathLike] = (), log: Log = quiet) -> CompareResult:
+    """`compare` in the active executor."""
     from ..embedding import Embedder
     from ..outputs import write_manifest
     from ..records import AtomicWriter

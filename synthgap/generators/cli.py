@@ -7,6 +7,7 @@ import click
 from ..corpora.options import read_options, read_settings, source_read_options, source_read_settings
 from ..llm.options import backend_options, llm_run_options, llm_settings
 from ..personas.options import skip_bad_option, taxonomy_option
+from ..scale.options import executor_options
 
 
 @click.group()
@@ -71,9 +72,10 @@ def plan_options(per_persona: int, turns: int, max_turns: int, disclosures: str)
 @click.option("--restart", is_flag=True, help="discard an unfinished run with another configuration")
 @skip_bad_option
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="conversations JSONL to write")
+@executor_options
 def templates(personas_file, per_persona, turns, disclosure, disclosures, intents, template_dirs, taxonomy_files,
               realism, typo_rate, lowercase, no_punct, brevity, filler, topic_change, seed, source, restart, skip_bad,
-              output):
+              output, executor):
     """Template conversations for every persona, with exact disclosure ground truth."""
     from .jobs import TemplatesJobConfig, generate_templates
 
@@ -82,7 +84,7 @@ def templates(personas_file, per_persona, turns, disclosure, disclosures, intent
                                 realism=realism, typo_rate=typo_rate, lowercase=lowercase, no_punct=no_punct,
                                 brevity=brevity, filler=filler, topic_change=topic_change, seed=seed, source=source,
                                 skip_bad=skip_bad)
-    generate_templates(config, personas_file, output, restart=restart, log=_log)
+    generate_templates(config, personas_file, output, restart=restart, log=_log, executor=executor)
 
 
 @click.command()
@@ -95,14 +97,15 @@ def templates(personas_file, per_persona, turns, disclosure, disclosures, intent
 @taxonomy_option
 @read_options
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="conversations JSONL to write")
+@executor_options
 def variants(source, variants_, seed, taxonomy_files, fmt, skip_bad, empty_turns, user_speaker, synthetic, label,
-             output):
+             output, executor):
     """Benchmark variants of INPUT (any corpus; disclosure-based ones need synthgap's ground truth)."""
     from .jobs import VariantsJobConfig, make_variants
 
     config = VariantsJobConfig(variants=list(variants_), seed=seed, taxonomy=list(taxonomy_files),
                                **read_settings(fmt, skip_bad, empty_turns, user_speaker, synthetic, label))
-    make_variants(config, source, output, log=_log)
+    make_variants(config, source, output, log=_log, executor=executor)
 
 
 @generate.command("llm")
@@ -126,9 +129,11 @@ def variants(source, variants_, seed, taxonomy_files, fmt, skip_bad, empty_turns
 @llm_run_options
 @skip_bad_option
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="conversations JSONL to write")
+@executor_options
 def llm(personas_file, per_persona, turns, disclosure, disclosures, intents, realism, allow_openers, persona_context,
         user_max_tokens, assistant_max_tokens, temperature, top_p, retries, taxonomy_files, seed, source,
-        prompt_dirs, batch, max_failure_rate, no_cache, cache_dir, resume, force, skip_bad, output, **engine):
+        prompt_dirs, batch, max_failure_rate, no_cache, cache_dir, resume, force, skip_bad, output, executor,
+        **engine):
     """LLM conversations: a model plays the user from each persona, a model plays the assistant."""
     from ..llm.factory import spec_from_options
     from .jobs import LLMJobConfig, generate_llm
@@ -141,7 +146,7 @@ def llm(personas_file, per_persona, turns, disclosure, disclosures, intents, rea
                           retries=retries, taxonomy=list(taxonomy_files), seed=seed, source=source, skip_bad=skip_bad,
                           engine=user_spec, assistant=spec_from_options(engine, "assistant-", base=user_spec),
                           **llm_settings(prompt_dirs, batch, max_failure_rate, no_cache, cache_dir))
-    generate_llm(config, personas_file, output, resume=resume, force=force, log=_log)
+    generate_llm(config, personas_file, output, resume=resume, force=force, log=_log, executor=executor)
 
 
 @generate.command("continue")

@@ -20,6 +20,7 @@ from ..corpora.reader import ReadSettings
 from ..llm.factory import BackendSpec
 from ..llm.job import LLMJobResult, LLMJobSettings, LLMTask, engine_identity, run_llm_job
 from ..outputs import JobConfig, JobResult, Log, quiet
+from ..scale.executor import ExecutorSpec
 from ..personas.taxonomy import load_taxonomy, taxonomy_identity
 
 PathLike = Union[str, Path]
@@ -94,9 +95,10 @@ def template_settings(config: TemplatesJobConfig):
 
 
 def generate_templates(config: TemplatesJobConfig, personas: PathLike, output: PathLike, *, restart: bool = False,
-                       log: Log = quiet) -> ConversationsResult:
+                       log: Log = quiet, executor: Optional[ExecutorSpec] = None) -> ConversationsResult:
     """Template conversations for every persona of `personas`, with exact disclosure ground truth, into
-    `output` (JSONL; resumes an interrupted run with the same settings; `restart` discards another's)."""
+    `output` (JSONL; resumes an interrupted run with the same settings; `restart` discards another's).
+    On a Ray `executor` personas are sharded over actors; the file has the same bytes."""
     from ..outputs import ResumableJsonl, file_sha256, fingerprint, manifest_path, write_manifest
     from ..personas.reference import count_personas, stream_persona_file
     from ..progress import count_progress
@@ -116,15 +118,19 @@ def generate_templates(config: TemplatesJobConfig, personas: PathLike, output: P
                 "templates": {name: file_sha256(i.path) for name, i in sorted(library.intents.items())},
                 "taxonomy": taxonomy_identity(config.taxonomy)}
     disclosed = 0
-    with ResumableJsonl(output, fingerprint(identity), restart=restart) as out:
-        if out.done:
-            log(f"resuming: {out.done} conversations already written")
-        with count_progress(total, "conversations", out.done) as advance:
-            for conv in generator.conversations(people, start=out.done):
-                out.write(dumps(conv))
-                disclosed += len(conv.disclosures)
-                advance(1)
-        written = out.complete()
+    if executor is not None and executor.is_ray:
+        written, disclosed = _templates_on_ray(executor, config, taxonomy, settings, people, output,
+                                               fingerprint(identity), restart, log)
+    else:
+        with ResumableJsonl(output, fingerprint(identity), restart=restart) as out:
+            if out.done:
+                log(f"resuming: {out.done} conversations already written")
+            with count_progress(total, "conversations", out.done) as advance:
+                for conv in generator.conversations(people, start=out.done):
+                    out.write(dumps(conv))
+                    disclosed += len(conv.disclosures)
+                    advance(1)
+            written = out.complete()
     people_done = written // config.per_persona
     counts = {"personas": people_done, "conversations": written, "disclosures_this_run": disclosed}
     seconds = round(time.perf_counter() - started, 3)
@@ -134,6 +140,39 @@ def generate_templates(config: TemplatesJobConfig, personas: PathLike, output: P
     log(f"wrote {written} conversations for {people_done} personas to {output}")
     return ConversationsResult(outputs=[output, manifest], counts=counts, seconds=seconds, output=output,
                                written=written, personas=people_done, manifest=manifest)
+
+
+TEMPLATE_SHARD = 500  # personas per shard on Ray
+
+
+def _templates_on_ray(executor: ExecutorSpec, config: TemplatesJobConfig, taxonomy, settings, people, output: Path,
+                      fp: str, restart: bool, log: Log) -> tuple[int, int]:
+    """Template conversations made on Ray actors, personas sharded in file order (the user's template folders
+    travel with the actor function); (conversations written, disclosures made this run)."""
+    from ..records import dumps
+    from ..scale.run import pack_folders, sharded_run
+
+    size = executor.shard_size or TEMPLATE_SHARD
+    lines = [dumps(p) for p in people]
+    shards = [{"personas": lines[i:i + size], "items": len(lines[i:i + size]) * config.per_persona}
+              for i in range(0, len(lines), size)]
+    packed = pack_folders(config.templates, "*.j2")
+
+    def make():
+        from ..records import Persona, dumps
+        from ..scale.run import unpack_folders
+        from .template import TemplateGenerator, TemplateLibrary
+
+        generator = TemplateGenerator(taxonomy, TemplateLibrary(unpack_folders(packed)), settings)
+
+        def run(shard: dict) -> dict:
+            people = [Persona.model_validate_json(line) for line in shard["personas"]]
+            convs = list(generator.conversations(people))
+            return {"lines": [dumps(c) for c in convs], "stats": {"disclosures": sum(len(c.disclosures) for c in convs)}}
+        return run
+
+    done = sharded_run(executor, output, fp, shards, make, unit="conversations", restart=restart, log=log)
+    return done.written, done.stats.get("disclosures", 0)
 
 
 class LLMJobConfig(LLMJobSettings):
@@ -162,11 +201,13 @@ class LLMJobConfig(LLMJobSettings):
 
 
 def generate_llm(config: LLMJobConfig, personas: PathLike, output: PathLike, *, resume: bool = False,
-                 force: bool = False, log: Log = quiet) -> LLMJobResult:
+                 force: bool = False, log: Log = quiet, executor: Optional[ExecutorSpec] = None) -> LLMJobResult:
     """LLM conversations for every persona of `personas`: a model plays the user from the persona, a model
-    plays the assistant; into `output` (resumable with `resume`, restarted with `force`)."""
+    plays the assistant; into `output` (resumable with `resume`, restarted with `force`). On a Ray
+    `executor` personas are sharded over actors that each hold one engine (llm/ray_job.py)."""
     from ..outputs import file_sha256
     from ..personas.reference import count_personas, stream_persona_file
+    from ..records import Persona, dumps
     from .llm_dialogue import LLMConversationGenerator, LLMGenerationConfig
     from .template import TemplateLibrary
 
@@ -188,17 +229,28 @@ def generate_llm(config: LLMJobConfig, personas: PathLike, output: PathLike, *, 
                 "intents": {n: i.description for n, i in sorted(library.intents.items())},
                 "taxonomy": taxonomy_identity(config.taxonomy)}
 
-    def work(engines, prompts, failures, skip):
+    def conversations(engines, prompts, failures, people, skip):
         generator = LLMConversationGenerator(engines.main, taxonomy, settings,
                                              assistant_backend=engines.second or engines.main, prompts=prompts,
-                                             library=library, log=failures)
-        people = stream_persona_file(personas, config.skip_bad, on_skip=log)
+                                             library=TemplateLibrary(), log=failures)
         return generator.conversations(people, skip, config.batch), generator.stats
+
+    def work(engines, prompts, failures, skip):
+        people = stream_persona_file(personas, config.skip_bad, on_skip=log)
+        return conversations(engines, prompts, failures, people, skip)
+
+    def work_on(engines, prompts, failures, lines):  # a Ray shard: its personas as JSON lines
+        return conversations(engines, prompts, failures, [Persona.model_validate_json(x) for x in lines], set())
+
+    def items() -> list[str]:
+        return [dumps(p) for p in stream_persona_file(personas, config.skip_bad, on_skip=log)]
 
     task = LLMTask(command="generate llm", unit="conversations", noun="conversations", inputs=[personas],
                    total=count_personas(personas) * config.per_persona, engine=config.engine,
-                   second=config.assistant, identity=identity, work=work)
-    return run_llm_job(config, output, task, resume=resume, force=force, log=log)
+                   second=config.assistant, identity=identity, work=work, items=items,
+                   work_on=work_on,
+                   shard=max(1, 64 // config.per_persona // config.batch) * config.batch)
+    return run_llm_job(config, output, task, resume=resume, force=force, log=log, executor=executor)
 
 
 class ContinueJobConfig(LLMJobSettings, ReadSettings):
@@ -344,9 +396,10 @@ class VariantsJobConfig(ReadSettings):
 
 
 def make_variants(config: VariantsJobConfig, source: PathLike, output: PathLike, *,
-                  log: Log = quiet) -> ConversationsResult:
+                  log: Log = quiet, executor: Optional[ExecutorSpec] = None) -> ConversationsResult:
     """Benchmark variants of `source` (any corpus; disclosure-based steps need synthgap's ground truth),
-    written to `output` (JSONL, atomically)."""
+    written to `output` (JSONL, atomically). On a Ray `executor` conversations (whole users where a step
+    works per user) are sharded over actors; the file has the same bytes."""
     from ..corpora.reader import report_notices
     from ..outputs import manifest_path, write_manifest
     from ..records import write_jsonl
@@ -356,12 +409,17 @@ def make_variants(config: VariantsJobConfig, source: PathLike, output: PathLike,
     taxonomy = load_taxonomy(config.taxonomy or None)
     steps = [parse_variant(v) for v in config.variants]
     corpus = config.open(source)
-    stream = iter(corpus)
-    stats: dict[str, dict] = {}
-    for i, (name, params) in enumerate(steps):
-        stats[f"{i}:{name}"] = {}
-        stream = apply_variant(stream, name, params, taxonomy, config.seed, stats[f"{i}:{name}"])
-    written = write_jsonl(output, stream)
+    if executor is not None and executor.is_ray and not _global_step(steps):
+        written, stats = _variants_on_ray(executor, config, steps, taxonomy, iter(corpus), Path(output), log)
+    else:
+        if executor is not None and executor.is_ray:
+            log("variants: shuffle:scope=corpus reorders the whole corpus at once: made on the driver")
+        stream = iter(corpus)
+        stats = {}
+        for i, (name, params) in enumerate(steps):
+            stats[f"{i}:{name}"] = {}
+            stream = apply_variant(stream, name, params, taxonomy, config.seed, stats[f"{i}:{name}"])
+        written = write_jsonl(output, stream)
     report_notices(corpus.summary, log)
     counts = {"conversations": written, "steps": stats, "skipped": sum(corpus.summary.skipped.values())}
     seconds = round(time.perf_counter() - started, 3)
@@ -374,6 +432,64 @@ def make_variants(config: VariantsJobConfig, source: PathLike, output: PathLike,
                     for k, v in stats.items()) + ")")
     return ConversationsResult(outputs=[Path(output), manifest], counts=counts, seconds=seconds, output=Path(output),
                                written=written, manifest=manifest)
+
+
+VARIANT_SHARD = 2000  # conversations per shard on Ray (whole users: a shard may hold a few more)
+PER_USER_STEPS = ("history", "shuffle")
+
+
+def _global_step(steps: list) -> bool:
+    """A step that reorders the whole corpus at once (shuffle:scope=corpus) cannot be sharded."""
+    return any(name == "shuffle" and params.get("scope", "history") == "corpus" for name, params in steps)
+
+
+def _variants_on_ray(executor: ExecutorSpec, config: VariantsJobConfig, steps: list, taxonomy, conversations,
+                     output: Path, log: Log) -> tuple[int, dict]:
+    """Variants made on Ray actors. Per-conversation steps key their randomness on the conversation id, so
+    contiguous runs of conversations shard freely; a per-user step (history, shuffle) sees whole users, and
+    its output (like a local run's) comes grouped by user in order of first appearance, so the shards are
+    then whole users in that order. (conversations written, statistics per step)"""
+    from ..outputs import fingerprint
+    from ..records import dumps
+    from ..scale.run import sharded_run
+
+    size = executor.shard_size or VARIANT_SHARD
+    lines = [(conv.user_id, dumps(conv)) for conv in conversations]
+    if any(name in PER_USER_STEPS for name, _ in steps):
+        users: dict[str, list[str]] = {}
+        for user, line in lines:
+            users.setdefault(user, []).append(line)
+        groups, current = [], []
+        for user_lines in users.values():
+            current.extend(user_lines)
+            if len(current) >= size:
+                groups.append(current)
+                current = []
+        if current:
+            groups.append(current)
+    else:
+        groups = [[line for _, line in lines[i:i + size]] for i in range(0, len(lines), size)]
+    seed = config.seed
+
+    def make():
+        from ..records import Conversation, dumps
+        from .variants import apply_variant
+
+        def run(shard: dict) -> dict:
+            stream = (Conversation.model_validate_json(line) for line in shard["conversations"])
+            stats: dict[str, dict] = {}
+            for i, (name, params) in enumerate(steps):
+                stats[f"{i}:{name}"] = {}
+                stream = apply_variant(stream, name, params, taxonomy, seed, stats[f"{i}:{name}"])
+            return {"lines": [dumps(c) for c in stream], "stats": stats}
+        return run
+
+    shards = [{"conversations": group, "items": len(group)} for group in groups]
+    # like the local job, a variants run starts over (restart): it is minutes where generation is hours
+    done = sharded_run(executor, output, fingerprint({"variants": config.variants, "seed": seed}), shards, make,
+                       unit="conversations", restart=True, log=log)
+    stats = {f"{i}:{name}": done.stats.get(f"{i}:{name}", {}) for i, (name, _) in enumerate(steps)}
+    return done.written, stats
 
 
 __all__ = ["ContinueJobConfig", "ContinueJobResult", "ConversationsResult", "DisclosureRange", "LLMJobConfig",

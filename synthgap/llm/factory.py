@@ -57,6 +57,31 @@ def make_backend(spec: BackendSpec, cache_folder=None) -> "Backend":
     raise SynthgapError(f"unknown backend {spec.kind!r} (known: {', '.join(KINDS)})")
 
 
+def model_identity(spec: BackendSpec, cache_folder=None) -> str:
+    """The engine's `model_identity` without loading it (what a Ray driver keys its job and cache on; each
+    worker checks that the engine it loads says the same)."""
+    if spec.kind == "llamacpp":
+        from .models import file_identity, resolve_gguf
+
+        return f"gguf:{file_identity(resolve_gguf(spec.model, cache_folder), cache_folder)}"
+    if spec.kind == "openai":
+        if not spec.base_url:
+            raise SynthgapError("the openai backend needs --base-url (e.g. http://127.0.0.1:8000/v1 for `vllm serve`)")
+        return f"served:{spec.model}@{spec.base_url.rstrip('/')}"
+    if spec.kind == "vllm":
+        from pathlib import Path
+
+        from ..cache import folder_identity
+
+        local = Path(spec.model).expanduser()
+        if not local.is_dir():
+            from .hf_export import hf_model
+
+            local = Path(hf_model(spec.model, cache_folder, "float32"))
+        return f"hf:{folder_identity(local)}" if local.is_dir() else f"hub:{spec.model}"
+    raise SynthgapError(f"unknown backend {spec.kind!r} (known: {', '.join(KINDS)})")
+
+
 def spec_from_options(options: dict, prefix: str = "", base: Optional[BackendSpec] = None) -> Optional[BackendSpec]:
     """A BackendSpec from the parsed options; with a prefix, None when no prefixed option was given."""
     under = prefix.replace("-", "_")
@@ -76,4 +101,4 @@ def spec_from_options(options: dict, prefix: str = "", base: Optional[BackendSpe
                        max_model_len=options.pop("max_model_len"), engine_args=options.pop("engine_args"))
 
 
-__all__ = ["BackendSpec", "KINDS", "make_backend", "spec_from_options"]
+__all__ = ["BackendSpec", "KINDS", "make_backend", "model_identity", "spec_from_options"]

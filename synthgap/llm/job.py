@@ -213,13 +213,22 @@ class LLMTask:
     identity: Callable[[Engines, PromptLibrary], dict]
     work: Callable[[Engines, PromptLibrary, FailureLog, set], Work]
     second: Optional[BackendSpec] = None  # a second engine (None: the first one does everything)
+    # On Ray (llm/ray_job.py): items() gives the input items as JSON lines on the driver, in order, and
+    # work_on(engines, prompts, failures, lines) does `work` for one shard of them on a worker.
+    items: Optional[Callable[[], list]] = None
+    work_on: Optional[Callable[[Engines, PromptLibrary, FailureLog, list], Work]] = None
+    shard: int = 64  # items per shard on Ray
 
 
 def run_llm_job(settings: LLMJobSettings, output, task: LLMTask, *, resume: bool = False, force: bool = False,
-                log: Log = quiet) -> LLMJobResult:
+                log: Log = quiet, executor=None) -> LLMJobResult:
     """Run an LLM job end to end: refuse an unfinished run unless resumed or forced, load the engines,
     stop at once when the output is complete with this configuration, write the records resumably,
-    then the run manifest and the closing message."""
+    then the run manifest and the closing message. On a Ray `executor`: `ray_job.run_llm_job_on_ray`."""
+    if executor is not None and executor.is_ray:
+        from .ray_job import run_llm_job_on_ray
+
+        return run_llm_job_on_ray(settings, output, task, executor, resume=resume, force=force, log=log)
     started = time.perf_counter()
     output = Path(output)
     check_resume(output, resume, force)

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..scale.options import executor_options
 from ..llm.options import backend_options, llm_run_options, llm_settings
 from .options import skip_bad_option, taxonomy_option
 
@@ -50,8 +51,9 @@ def personas() -> None:
 @click.option("--save-config", type=click.Path(dir_okay=False), help="write the (fitted) sampler config as YAML")
 @click.option("--restart", is_flag=True, help="discard an unfinished run with another configuration")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="personas JSONL to write")
+@executor_options
 def sample(count, seed, locales, taxonomy_files, config_file, n_attributes, include, exclude, fit_to, mapping,
-           fit_joint, save_config, restart, output):
+           fit_joint, save_config, restart, output, executor):
     """Sample N personas (deterministic in --seed; resumes an interrupted run)."""
     from .jobs import SampleJobConfig, sample_personas
 
@@ -59,7 +61,7 @@ def sample(count, seed, locales, taxonomy_files, config_file, n_attributes, incl
                              sampler_config=config_file, attributes=n_attributes, include=include or [],
                              exclude=exclude or [], fit_to=fit_to, mapping=mapping, fit_joint=list(fit_joint),
                              save_config=save_config)
-    sample_personas(config, output, restart=restart, log=_log)
+    sample_personas(config, output, restart=restart, log=_log, executor=executor)
 
 
 @personas.command()

@@ -17,6 +17,7 @@ from ..errors import SynthgapError
 from ..llm.factory import BackendSpec
 from ..llm.job import LLMJobResult, LLMJobSettings, LLMTask, engine_identity, run_llm_job
 from ..outputs import JobConfig, JobResult, Log, quiet
+from ..scale.executor import ExecutorSpec
 from .sampler import SamplerConfig
 from .taxonomy import load_taxonomy, taxonomy_identity
 
@@ -143,9 +144,10 @@ def _mean(values: dict) -> float:
 
 
 def sample_personas(config: SampleJobConfig, output: PathLike, *, restart: bool = False,
-                    log: Log = quiet) -> PersonasResult:
+                    log: Log = quiet, executor: Optional[ExecutorSpec] = None) -> PersonasResult:
     """Sample `config.n` personas into `output` (JSONL; deterministic in the seed; resumes an interrupted
-    run with the same settings, and refuses one with other settings unless `restart`)."""
+    run with the same settings, and refuses one with other settings unless `restart`). On a Ray
+    `executor` the indices are sharded over actors; the file has the same bytes."""
     from ..outputs import ResumableJsonl, fingerprint, manifest_path, write_manifest
     from ..progress import count_progress
     from ..records import dumps
@@ -163,15 +165,20 @@ def sample_personas(config: SampleJobConfig, output: PathLike, *, restart: bool 
                 "taxonomy_fingerprint": fingerprint(taxonomy_identity(config.taxonomy))}
     if config.save_config:
         write_sampler_config(config.save_config, sampler_config)
-    with ResumableJsonl(output, fingerprint(settings), restart=restart) as out:
-        if out.done:
-            log(f"resuming: {out.done} personas already written")
-        with count_progress(config.n, "personas", out.done) as advance:
-            for persona in sampler.sample(config.n, config.seed, start=min(out.done, config.n)):
-                out.write(dumps(persona))
-                advance(1)
-        total = out.complete()
-    counts = {"personas": total, "dead_ends": dict(sampler.dead_ends)}
+    if executor is not None and executor.is_ray:
+        total, dead_ends = _sample_on_ray(executor, taxonomy, sampler_config, config, output, fingerprint(settings),
+                                          restart, log)
+    else:
+        with ResumableJsonl(output, fingerprint(settings), restart=restart) as out:
+            if out.done:
+                log(f"resuming: {out.done} personas already written")
+            with count_progress(config.n, "personas", out.done) as advance:
+                for persona in sampler.sample(config.n, config.seed, start=min(out.done, config.n)):
+                    out.write(dumps(persona))
+                    advance(1)
+            total = out.complete()
+        dead_ends = dict(sampler.dead_ends)
+    counts = {"personas": total, "dead_ends": dead_ends}
     seconds = round(time.perf_counter() - started, 3)
     manifest = write_manifest(
         manifest_path(output), command="personas sample", config={**settings, "n": config.n},
@@ -182,6 +189,35 @@ def sample_personas(config: SampleJobConfig, output: PathLike, *, restart: bool 
     log(f"wrote {total} personas to {output}")
     return PersonasResult(outputs=[output, manifest], counts=counts, seconds=seconds, output=output, written=total,
                           manifest=manifest)
+
+
+PERSONA_SHARD = 1000  # personas per shard on Ray (a shard is a few seconds of one actor's work)
+
+
+def _sample_on_ray(executor: ExecutorSpec, taxonomy, sampler_config: SamplerConfig, config: SampleJobConfig,
+                   output: Path, fp: str, restart: bool, log: Log) -> tuple[int, dict]:
+    """Personas sampled by index ranges on Ray actors; (personas written, dead ends)."""
+    from ..scale.run import sharded_run
+    from ..scale.shards import plan_shards
+
+    seed = config.seed
+
+    def make():
+        from ..records import dumps
+        from .sampler import PersonaSampler
+
+        sampler = PersonaSampler(taxonomy, sampler_config)
+
+        def run(shard: dict) -> dict:
+            sampler.dead_ends.clear()
+            lines = [dumps(sampler.persona(i, seed)) for i in range(shard["start"], shard["end"])]
+            return {"lines": lines, "stats": {"dead_ends": dict(sampler.dead_ends)}}
+        return run
+
+    shards = [{"start": a, "end": b, "items": b - a}
+              for a, b in plan_shards(config.n, executor.shard_size or PERSONA_SHARD)]
+    done = sharded_run(executor, output, fp, shards, make, unit="personas", restart=restart, log=log)
+    return done.written, done.stats.get("dead_ends", {})
 
 
 class EnrichJobConfig(LLMJobSettings):

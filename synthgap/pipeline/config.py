@@ -22,6 +22,7 @@ from ..errors import SynthgapError
 from ..generators.jobs import LLMJobConfig, TemplatesJobConfig
 from ..outputs import validation_message
 from ..personas.jobs import SampleJobConfig
+from ..scale.executor import ExecutorSpec
 
 EXAMPLE = Path(__file__).with_name("default.yaml")
 
@@ -107,6 +108,7 @@ class CardStage(_Section):
 
 class RunConfig(_Section):
     seed: int = 0
+    executor: ExecutorSpec = ExecutorSpec()
     personas: PersonasStage = PersonasStage()  # type: ignore[valid-type]
     templates: TemplatesStage = TemplatesStage()  # type: ignore[valid-type]
     llm: LLMStage = LLMStage()

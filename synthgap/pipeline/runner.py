@@ -42,11 +42,12 @@ def plan(config: RunConfig, root: Path, log: Log = quiet) -> list[Stage]:
 
     files = Layout(root)
     stages = []
+    ex = config.executor  # where the stages run; never part of a stage's fingerprint (it changes no output)
 
     pj = config.personas_job()
     stages.append(Stage(
         "personas", {"config": pj.model_dump(mode="json"), "inputs": [path_identity(f) for f in pj.taxonomy]},
-        [files.personas], lambda fresh: sample_personas(pj, files.personas, restart=fresh, log=log),
+        [files.personas], lambda fresh: sample_personas(pj, files.personas, restart=fresh, log=log, executor=ex),
         commands=[command_line("personas sample", pj, output=files.personas)]))
 
     synthetic = []
@@ -55,7 +56,8 @@ def plan(config: RunConfig, root: Path, log: Log = quiet) -> list[Stage]:
         stages.append(Stage(
             "templates", {"config": tj.model_dump(mode="json"), "inputs": [path_identity(f) for f in tj.templates]},
             [files.templates],
-            lambda fresh: generate_templates(tj, files.personas, files.templates, restart=fresh, log=log),
+            lambda fresh: generate_templates(tj, files.personas, files.templates, restart=fresh, log=log,
+                                           executor=ex),
             after=("personas",),
             commands=[command_line("generate templates", tj, personas=files.personas, output=files.templates)]))
         synthetic.append(("templates", files.templates))
@@ -67,7 +69,7 @@ def plan(config: RunConfig, root: Path, log: Log = quiet) -> list[Stage]:
         def run_llm(fresh: bool) -> None:
             if subset:
                 _head(files.personas, files.llm_personas, subset)
-            generate_llm(lj, llm_personas, files.llm, resume=not fresh, force=fresh, log=log)
+            generate_llm(lj, llm_personas, files.llm, resume=not fresh, force=fresh, log=log, executor=ex)
 
         head = [f"head -n {subset} {files.personas} > {files.llm_personas}"] if subset else []
         stages.append(Stage("llm", {"config": lj.model_dump(mode="json"), "personas": subset}, [files.llm], run_llm,
@@ -86,7 +88,7 @@ def plan(config: RunConfig, root: Path, log: Log = quiet) -> list[Stage]:
         "compare", {"config": cj.model_dump(mode="json"), "real": real.model_dump(), "inputs": real_inputs},
         [files.results, files.manifest],
         lambda fresh: compare(cj, real_spec, synthetic_specs, root, also_real=real.also_real,
-                              personas=[files.personas], log=log),
+                              personas=[files.personas], log=log, executor=ex),
         after=tuple(name for name, _ in synthetic) + ("personas",),
         commands=[command_line("compare", cj, real=real_spec, synthetic=synthetic_specs, also_real=real.also_real,
                                personas=[files.personas], quiet=True, output=root)]))
@@ -178,6 +180,10 @@ def run(config: Union[RunConfig, dict, None] = None, root="runs/default", *, log
     if not isinstance(config, RunConfig):
         config = parse_run_config(config)
     root = Path(root)
+    if config.executor.is_ray:  # a missing extra or an unreachable cluster: one line, nothing written
+        from ..scale.executor import connect
+
+        connect(config.executor)
     stages = plan(config, root, log)
     state = RunState(root)  # reads run.json, if any; nothing is written before the preflight passes
     preflight(config, pending(stages, state), log)

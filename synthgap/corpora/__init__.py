@@ -10,7 +10,8 @@ Names are imported on first use (PEP 562) so that the CLI starts without loading
 from importlib import import_module
 
 _EXPORTS = {"FORMATS": ".formats", "get_format": ".formats", "Corpus": ".reader", "load": ".reader",
-            "CorpusError": ".problems", "LoadSummary": ".problems", "SynthgapError": "..errors"}
+            "CorpusError": ".problems", "LoadSummary": ".problems", "SynthgapError": "..errors",
+            "ShardedRead": ".sharded", "read_sharded": ".sharded"}
 __all__ = sorted(_EXPORTS)
 
 

@@ -39,11 +39,15 @@ def builtin_path(name: str) -> Path:
         return Path(path)
 
 
-def resolve(source: str | Path) -> tuple[Path, dict]:
+def resolve(source: str | Path) -> tuple[str | Path, dict]:
     """A path on disk for a SOURCE argument, and the read defaults of a built-in name.
 
-    An existing path wins over a built-in name.
+    An existing path wins over a built-in name; a URI (`s3://...`, `memory://...`) is returned as given.
     """
+    from .remote import is_uri
+
+    if is_uri(source):
+        return str(source), {}
     path = Path(source)
     name = str(source).lower()
     if not path.exists() and name in BUILTIN:

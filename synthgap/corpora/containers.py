@@ -1,4 +1,4 @@
-"""Low-level streaming of records out of files: JSON arrays, JSON Lines, JSON documents, CSV.
+"""Low-level streaming of records out of files: JSON arrays, JSON Lines, JSON documents, CSV, Parquet.
 
 Each reader yields `Unit(location, value)`; `value` is the decoded object, or a BadRecord when
 that record cannot be decoded. Locations are human-readable ("line 12", "record 7 (line 300)").
@@ -9,11 +9,14 @@ from __future__ import annotations
 import bz2
 import codecs
 import csv
+import datetime
+import decimal
 import io
 import json
 import lzma
 import re
 import sys
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +49,14 @@ def open_binary(path: Path, summary: Optional[LoadSummary] = None) -> IO[bytes]:
     """
     factory = _DECOMPRESSORS.get(path.suffix.lower())
     if factory is None:
-        return open(path, "rb")
+        return open_raw(path)
     return io.BufferedReader(_Inflate(path, factory, summary), buffer_size=1 << 20)
+
+
+def open_raw(path: Path) -> IO[bytes]:
+    """The file's bytes as stored: a local file, or a URI's file through its filesystem (`remote.RemotePath`)."""
+    opener = getattr(path, "open_binary", None)
+    return opener() if opener is not None else open(path, "rb")
 
 
 def open_text(path: Path, summary: Optional[LoadSummary] = None) -> IO[str]:
@@ -69,7 +78,7 @@ class _Inflate(io.RawIOBase):
 
     def __init__(self, path: Path, factory: Callable[[], Any], summary: Optional[LoadSummary]):
         self.path, self.factory, self.summary = path, factory, summary
-        self.fh = open(path, "rb")
+        self.fh = open_raw(path)
         self.decoder = factory()
         self.pending, self.offset, self.done = b"", 0, False
 
@@ -403,3 +412,130 @@ def csv_header(path: Path) -> list[str]:
     except (StopIteration, csv.Error):
         return []
     return [h.strip() for h in row]
+
+
+# Parquet: rows read by record batches (never the whole file), each row the dict a JSON line would give.
+PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+PARQUET_MAGIC = "PAR1"
+PARQUET_BATCH = 1024
+
+
+def require_parquet(path: Path):
+    """The pyarrow.parquet module, or one line naming the file and what to install."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise CorpusError(f"{path}: reading Parquet needs the package pyarrow, which is not installed: "
+                          "pip install 'synthgap[ray]'") from None
+    return pq
+
+
+def is_parquet(path: Path, head: str) -> bool:
+    """A Parquet file: named so, or starting with Parquet's magic bytes (`head`: its first bytes as text)."""
+    return logical_suffix(path) in PARQUET_SUFFIXES or head.startswith(PARQUET_MAGIC)
+
+
+def iter_parquet(path: Path, summary: LoadSummary, progress: Progress = None,
+                 batch_size: Optional[int] = None) -> Iterator[Unit]:
+    """Stream the rows of a Parquet file as JSON-like dicts, 'row N' locations (1-based, whole file).
+
+    Nested lists and structs become lists and dicts; a null field is an absent key (Parquet writes
+    the keys some records lack as nulls); timestamps become ISO 8601 text; a binary value that is
+    not UTF-8 makes its row a bad record. A file pyarrow cannot open (cut off, not Parquet) is one line.
+    """
+    pq = require_parquet(path)
+    import pyarrow
+
+    with open_raw(path) as fh:
+        try:
+            parquet = pq.ParquetFile(fh)
+            total_rows = parquet.metadata.num_rows
+        except (pyarrow.ArrowException, OSError, ValueError) as exc:
+            raise CorpusError(f"{path}: not a readable Parquet file (cut off or corrupt?): {_one_line(exc)}") from None
+        size = path.stat().st_size if progress else 0
+        row, reported = 0, 0
+        batches = parquet.iter_batches(batch_size=batch_size or PARQUET_BATCH, use_threads=False)
+        while True:
+            try:
+                batch = next(batches, None)
+                if batch is None:
+                    break
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # a map with a repeated key keeps the last value, as JSON does
+                    rows = batch.to_pylist(maps_as_pydicts="lossy")
+            except (pyarrow.ArrowException, OSError, ValueError) as exc:
+                raise CorpusError(f"{path}: row {row + 1}: cannot decode the Parquet data from here on: "
+                                  f"{_one_line(exc)}") from None
+            for obj in rows:
+                row += 1
+                try:
+                    value = _plain(obj)
+                except _NotText as exc:
+                    value = BadRecord("non-UTF-8 bytes", f"field '{exc.where()}' is not valid UTF-8 text")
+                yield Unit(f"row {row}", value)
+            if progress and total_rows:
+                done = size * row // total_rows
+                progress(done - reported)
+                reported = done
+
+
+class _NotText(Exception):
+    """A binary value that is not UTF-8; `path` is filled in as the error travels up the nesting."""
+
+    def __init__(self) -> None:
+        self.path: list[str] = []
+
+    def where(self) -> str:
+        text = ""
+        for part in reversed(self.path):
+            text += part if part.startswith("[") or not text else f".{part}"
+        return text
+
+
+_JSON_TYPES = (str, int, float, bool)
+
+
+def _plain(value: Any) -> Any:
+    """A value from pyarrow as JSON would hold it (see `iter_parquet`)."""
+    if value is None or type(value) in _JSON_TYPES:
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if item is None:
+                continue
+            try:
+                out[str(key)] = _plain(item)
+            except _NotText as exc:
+                exc.path.append(str(key))
+                raise
+        return out
+    if isinstance(value, (list, tuple)):
+        out_list = []
+        for index, item in enumerate(value):
+            try:
+                out_list.append(_plain(item))
+            except _NotText as exc:
+                exc.path.append(f"[{index}]")
+                raise
+        return out_list
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise _NotText() from None
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (str, int, float, bool)):  # subclasses (numpy scalars are not; see below)
+        return value
+    item = getattr(value, "item", None)  # numpy scalars (half floats)
+    return item() if callable(item) else str(value)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -95,6 +95,44 @@ class LoadSummary:
             lines.append(f"skipped {n} record{'' if n == 1 else 's'}: {reason} (first: {first})")
         return lines
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "LoadSummary":
+        """The summary `to_dict()` describes (plus `complete`, when given): how a read crosses processes."""
+        return cls(sources=list(data.get("sources", [])), formats=list(data.get("formats", [])),
+                   records=data.get("records", 0), conversations=data.get("conversations", 0),
+                   users=data.get("users", 0), skipped=Counter(data.get("skipped", {})),
+                   skipped_examples={k: list(v) for k, v in data.get("skipped_examples", {}).items()},
+                   dropped=Counter(data.get("dropped", {})),
+                   unmarked_conversations=data.get("unmarked_conversations", 0),
+                   warnings=list(data.get("warnings", [])), truncated=data.get("truncated", False),
+                   truncation=data.get("truncation"), complete=data.get("complete", False))
+
+    @classmethod
+    def merged(cls, parts: list["LoadSummary"], users: int) -> "LoadSummary":
+        """One summary for reads of consecutive files, in file order: what one read of them all reports.
+
+        Counts add up and examples, warnings and truncations follow file order; `users` is given
+        because a user may appear in several files (the caller counts distinct ones).
+        """
+        out = cls(users=users, complete=bool(parts) and all(p.complete for p in parts))
+        for part in parts:
+            out.sources.extend(part.sources)
+            out.records += part.records
+            out.conversations += part.conversations
+            out.unmarked_conversations += part.unmarked_conversations
+            out.dropped.update(part.dropped)
+            for reason, count in part.skipped.items():
+                out.skipped[reason] += count
+                examples = out.skipped_examples.setdefault(reason, [])
+                examples.extend(part.skipped_examples.get(reason, [])[: EXAMPLES_PER_REASON - len(examples)])
+            for message in part.warnings:
+                out.warn(message)
+            if part.truncation is not None:
+                out.truncated = True
+                out.truncation = part.truncation if out.truncation is None else f"{out.truncation}; {part.truncation}"
+        out.formats = sorted({f for part in parts for f in part.formats})
+        return out
+
     def to_dict(self) -> dict:
         return {
             "sources": self.sources,

@@ -10,13 +10,14 @@ from ..outputs import JobConfig
 from ..records import Attribute, Conversation, UserHistory
 from .base import Context, ReadOptions
 from .builtin import resolve
-from .containers import Progress, iter_csv, iter_json_array, iter_json_document, iter_jsonl
+from .containers import Progress, iter_csv, iter_json_array, iter_json_document, iter_jsonl, iter_parquet
 from .detect import Sniffed, expand
 from .formats import get_format
 from .problems import BadRecord, CorpusError, LoadSummary, where
 
 UNITS = ("conversation", "user")
-CONTAINERS = {"json-array": iter_json_array, "jsonl": iter_jsonl, "json": iter_json_document, "csv": iter_csv}
+CONTAINERS = {"json-array": iter_json_array, "jsonl": iter_jsonl, "json": iter_json_document, "csv": iter_csv,
+              "parquet": iter_parquet}
 
 
 class Corpus:
@@ -117,7 +118,11 @@ def _content(attr: Attribute) -> str:
 def load(source: Union[str, Path], format: Optional[str] = None, on_error: str = "fail", *,
          unit: str = "conversation", empty_turns: Optional[str] = None, user_speaker: Optional[str] = None,
          synthetic: Optional[bool] = None, label: Optional[str] = None, progress: Progress = None) -> Corpus:
-    """Open a corpus: a file, a folder of files, or a built-in name such as 'sharegpt'.
+    """Open a corpus: a file, a folder of files, a glob, a URI, or a built-in name such as 'sharegpt'.
+
+    Files are JSON, JSON Lines (compressed too), CSV or Parquet; a folder, glob or URI prefix is
+    one corpus, its files read in sorted path order. A URI (`s3://bucket/corpus/`,
+    `memory://c/part-*.jsonl`, `file:///data/x.parquet`) is read through fsspec.
 
     format: a name from `synthgap.corpora.FORMATS` (detected when None).
     on_error: "fail" stops at the first bad record with a one-line CorpusError; "skip" skips

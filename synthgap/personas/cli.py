@@ -135,8 +135,10 @@ def taxonomy(taxonomy_files, as_json):
 @llm_run_options
 @skip_bad_option
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="enriched personas JSONL")
+@executor_options
 def enrich(personas_file, sentences, preferences, min_facts, max_tokens, temperature, retries, taxonomy_files, seed,
-           prompt_dirs, batch, max_failure_rate, no_cache, cache_dir, resume, force, skip_bad, output, **engine):
+           prompt_dirs, batch, max_failure_rate, no_cache, cache_dir, resume, force, skip_bad, output, executor,
+           **engine):
     """An LLM writes each persona a description and extra preferences, checked against the persona."""
     from ..llm.factory import spec_from_options
     from .jobs import EnrichJobConfig, enrich_personas
@@ -145,4 +147,4 @@ def enrich(personas_file, sentences, preferences, min_facts, max_tokens, tempera
                              temperature=temperature, retries=retries, taxonomy=list(taxonomy_files), seed=seed,
                              skip_bad=skip_bad, engine=spec_from_options(engine),
                              **llm_settings(prompt_dirs, batch, max_failure_rate, no_cache, cache_dir))
-    enrich_personas(config, personas_file, output, resume=resume, force=force, log=_log)
+    enrich_personas(config, personas_file, output, resume=resume, force=force, log=_log, executor=executor)

@@ -236,10 +236,12 @@ class EnrichJobConfig(LLMJobSettings):
 
 
 def enrich_personas(config: EnrichJobConfig, personas: PathLike, output: PathLike, *, resume: bool = False,
-                    force: bool = False, log: Log = quiet) -> LLMJobResult:
+                    force: bool = False, log: Log = quiet, executor: Optional[ExecutorSpec] = None) -> LLMJobResult:
     """An LLM writes each persona of `personas` a description and extra preferences, checked against the
-    persona; the enriched personas go to `output` (resumable with `resume`, restarted with `force`)."""
+    persona; the enriched personas go to `output` (resumable with `resume`, restarted with `force`). On a
+    Ray `executor` personas are sharded over actors that each hold one engine (llm/ray_job.py)."""
     from ..outputs import file_sha256
+    from ..records import Persona, dumps
     from .enrich import EnrichConfig, PersonaEnricher
     from .reference import count_personas, stream_persona_file
 
@@ -253,14 +255,23 @@ def enrich_personas(config: EnrichJobConfig, personas: PathLike, output: PathLik
                 "model": engine_identity(config.engine, engines.main),
                 "prompts": prompts.identity(["enrich_persona"]), "taxonomy": taxonomy_identity(config.taxonomy)}
 
-    def work(engines, prompts, failures, skip):
+    def enriched(engines, prompts, failures, people, skip):
         enricher = PersonaEnricher(engines.main, taxonomy, settings, prompts, failures)
-        people = stream_persona_file(personas, config.skip_bad, on_skip=log)
         return enricher.batches(people, skip, config.batch), enricher.stats
 
+    def work(engines, prompts, failures, skip):
+        return enriched(engines, prompts, failures, stream_persona_file(personas, config.skip_bad, on_skip=log), skip)
+
+    def work_on(engines, prompts, failures, lines):  # a Ray shard: its personas as JSON lines
+        return enriched(engines, prompts, failures, [Persona.model_validate_json(x) for x in lines], set())
+
+    def items() -> list[str]:
+        return [dumps(p) for p in stream_persona_file(personas, config.skip_bad, on_skip=log)]
+
     task = LLMTask(command="personas enrich", unit="personas", noun="enriched personas", inputs=[personas],
-                   total=count_personas(personas), engine=config.engine, identity=identity, work=work)
-    return run_llm_job(config, output, task, resume=resume, force=force, log=log)
+                   total=count_personas(personas), engine=config.engine, identity=identity, work=work,
+                   items=items, work_on=work_on, shard=max(1, 64 // config.batch) * config.batch)
+    return run_llm_job(config, output, task, resume=resume, force=force, log=log, executor=executor)
 
 
 __all__ = ["EnrichJobConfig", "PersonasResult", "SampleJobConfig", "attribute_pair", "attributes_range",

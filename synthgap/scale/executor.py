@@ -110,7 +110,7 @@ def _quiet_data() -> None:
     for name in ("enable_operator_progress_bars", "print_on_execution_start"):
         if hasattr(context, name):
             setattr(context, name, False)
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
 def pool_size(spec: ExecutorSpec, cpus: Optional[float] = None, gpus: Optional[float] = None) -> int:

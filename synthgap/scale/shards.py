@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional, Union
 
 from ..errors import SynthgapError
+from ..outputs import file_sha256
 
 
 def plan_shards(total: int, size: int) -> list[tuple[int, int]]:
@@ -82,7 +83,8 @@ class ShardedOutput:
         todo = []
         for index in range(self.shards):
             entry = self.committed.get(str(index))
-            if entry is None or not self.file(index).exists() or _sha256(self.file(index)) != entry["sha256"]:
+            path = self.file(index)
+            if entry is None or not path.exists() or file_sha256(path) != entry["sha256"]:
                 self.committed.pop(str(index), None)
                 todo.append(index)
         return todo
@@ -152,14 +154,6 @@ def _write_atomic(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def merge_counts(parts: list[dict]) -> dict[str, Any]:

@@ -74,7 +74,9 @@ def test_the_readme_example_runs_and_matches_the_cli_byte_for_byte(tmp_path, cap
 VERIFIER = {"verifier_kind": "verifier.kind", "verifier_model": "verifier.model",
             "verifier_personas": "verifier.train_personas"}
 # command -> (its job config, click parameter -> config field where the names differ; None: not a setting)
-RENAMES = {"taxonomy_files": "taxonomy", "template_dirs": "templates", "prompt_dirs": "prompts"}
+RENAMES = {"taxonomy_files": "taxonomy", "template_dirs": "templates", "prompt_dirs": "prompts",
+           # where a job runs is the executor's (an ExecutorSpec beside the config; tests/test_scale.py checks them)
+           "executor": None, "ray_address": None, "ray_workers": None, "shard_size": None}
 COMMANDS = [
     (("personas", "sample"), "SampleJobConfig", {"count": "n", "config_file": "sampler_config",
                                                  "n_attributes": "attributes", "restart": None, "output": None}),

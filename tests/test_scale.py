@@ -61,6 +61,7 @@ def test_shards_commit_once_and_assemble_in_order(tmp_path):
 def test_executor_options_need_executor_ray():
     from synthgap.scale.options import executor_spec
 
+    assert executor_spec() == ExecutorSpec()  # the options' defaults are the local executor
     assert executor_spec("ray", "127.0.0.1:1", 2, 10) == ExecutorSpec(kind="ray", address="127.0.0.1:1", workers=2,
                                                                        shard_size=10)
     with pytest.raises(SynthgapError, match="--ray-address needs --executor ray"):
@@ -336,6 +337,8 @@ def test_run_on_ray_same_bytes_as_local(tmp_path, ray_spec):
             "personas.jsonl", "conversations/templates.jsonl", "conversations/llm.jsonl", "results.json")}
     for f in files["local"]:
         assert files["local"][f] == files["ray"][f], f
+    commands = json.loads((tmp_path / "ray" / "run" / "run.json").read_text())["stages"]["templates"]["commands"]
+    assert f"--executor ray --ray-address {ray_spec.address}" in commands[0]  # run.json records where it ran
 
 
 @pytest.mark.slow

@@ -89,8 +89,9 @@ def option_words(command: str, config: BaseModel) -> list[str]:
     return words
 
 
-def command_line(command: str, config: BaseModel, *, output, quiet: bool = False, **inputs: Any) -> str:
-    """`synthgap <command> <inputs> <options> [--quiet] -o <output>` as one shell-quoted line."""
+def command_line(command: str, config: BaseModel, *, output, quiet: bool = False, executor=None,
+                 **inputs: Any) -> str:
+    """`synthgap <command> <inputs> <options> [--quiet] [--executor ray ...] -o <output>` as one shell-quoted line."""
     words = command.split()
     for name, value in inputs.items():
         flag = "--" + name.replace("_", "-")
@@ -99,6 +100,12 @@ def command_line(command: str, config: BaseModel, *, output, quiet: bool = False
     words += option_words(command, config)
     if quiet:
         words.append("--quiet")
+    if executor is not None and executor.is_ray:
+        words += ["--executor", "ray"]
+        for flag, value in (("--ray-address", executor.address), ("--ray-workers", executor.workers),
+                            ("--shard-size", executor.shard_size)):
+            if value is not None:
+                words += [flag, str(value)]
     words += ["-o", str(output)]
     return "synthgap " + shlex.join(words)
 

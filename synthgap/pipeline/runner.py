@@ -48,7 +48,7 @@ def plan(config: RunConfig, root: Path, log: Log = quiet) -> list[Stage]:
     stages.append(Stage(
         "personas", {"config": pj.model_dump(mode="json"), "inputs": [path_identity(f) for f in pj.taxonomy]},
         [files.personas], lambda fresh: sample_personas(pj, files.personas, restart=fresh, log=log, executor=ex),
-        commands=[command_line("personas sample", pj, output=files.personas)]))
+        commands=[command_line("personas sample", pj, output=files.personas, executor=ex)]))
 
     synthetic = []
     if config.templates.enabled:
@@ -59,7 +59,8 @@ def plan(config: RunConfig, root: Path, log: Log = quiet) -> list[Stage]:
             lambda fresh: generate_templates(tj, files.personas, files.templates, restart=fresh, log=log,
                                            executor=ex),
             after=("personas",),
-            commands=[command_line("generate templates", tj, personas=files.personas, output=files.templates)]))
+            commands=[command_line("generate templates", tj, personas=files.personas, output=files.templates,
+                                  executor=ex)]))
         synthetic.append(("templates", files.templates))
 
     if config.llm.enabled:
@@ -75,7 +76,7 @@ def plan(config: RunConfig, root: Path, log: Log = quiet) -> list[Stage]:
         stages.append(Stage("llm", {"config": lj.model_dump(mode="json"), "personas": subset}, [files.llm], run_llm,
                             after=("personas",),
                             commands=head + [command_line("generate llm", lj, personas=llm_personas,
-                                                          output=files.llm)]))
+                                                          output=files.llm, executor=ex)]))
         synthetic.append(("llm", files.llm))
 
     if not synthetic:
@@ -91,7 +92,7 @@ def plan(config: RunConfig, root: Path, log: Log = quiet) -> list[Stage]:
                               personas=[files.personas], log=log, executor=ex),
         after=tuple(name for name, _ in synthetic) + ("personas",),
         commands=[command_line("compare", cj, real=real_spec, synthetic=synthetic_specs, also_real=real.also_real,
-                               personas=[files.personas], quiet=True, output=root)]))
+                               personas=[files.personas], quiet=True, output=root, executor=ex)]))
 
     def run_report(fresh: bool) -> None:
         from ..reports.jobs import ReportJobConfig, report

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import SynthgapError
-from .executor import ExecutorSpec
+
+if TYPE_CHECKING:  # pydantic is not imported for --help
+    from .executor import ExecutorSpec
 
 OPTIONS = [
     click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
@@ -22,8 +25,10 @@ OPTIONS = [
 
 
 def executor_spec(executor: str = "local", ray_address=None, ray_workers=None, shard_size=None,
-                  base: ExecutorSpec | None = None) -> ExecutorSpec:
+                  base: "ExecutorSpec | None" = None) -> "ExecutorSpec":
     """The ExecutorSpec the options say (over `base`, e.g. a run config's); Ray-only options need --executor ray."""
+    from .executor import ExecutorSpec
+
     base = base or ExecutorSpec()
     given = {k: v for k, v in (("address", ray_address), ("workers", ray_workers), ("shard_size", shard_size))
              if v is not None}

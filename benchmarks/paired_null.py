@@ -27,22 +27,17 @@ sys.path.insert(0, str(REPO))
 from synthgap.comparators import distances as D  # noqa: E402
 from synthgap.comparators import paired as P  # noqa: E402
 from synthgap.comparators.yardstick import Bootstrap  # noqa: E402
+from synthgap.generators.continuation import eligible_positions  # noqa: E402
 from synthgap.seeds import numpy_rng  # noqa: E402
 
 DEFAULT = REPO.parent / "shared" / "corpora" / "convai2_wild_intermediate.json"
 
 
 def positions(conversation) -> list[int]:
-    """User turns after a first exchange: the positions `generate continue` twins (ends left out)."""
-    out, seen, exchange = [], False, False
-    for i, turn in enumerate(conversation.turns):
-        if turn.role == "user":
-            if exchange and turn.content.strip():
-                out.append(i)
-            seen = True
-        elif seen:
-            exchange = True
-    return out
+    """User turns after a first exchange with text: the positions `generate continue` twins (its own rule),
+    the end and blank turns left out."""
+    turns = conversation.turns
+    return [i for i in eligible_positions(conversation) if i < len(turns) and turns[i].content.strip()]
 
 
 def matched(pairs, pool, embed, seed):

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from synthgap.comparators import paired as P
 from synthgap.comparators.base import adjust_verdicts
 from synthgap.errors import SynthgapError
+from synthgap.generators.continuation import eligible_positions
 from synthgap.records import Conversation, Turn
 from tests.conftest import CORPORA, write_jsonl
 
@@ -35,19 +36,9 @@ def conv(cid: str, user: str, *texts: str, first: str = "user") -> Conversation:
 
 
 def positions(c: Conversation) -> list[int]:
-    """The positions `generate continue` twins: user turns after a first exchange, and the end when the
-    conversation ends on an assistant turn."""
-    out, seen, exchange = [], False, False
-    for i, t in enumerate(c.turns):
-        if t.role == "user":
-            if exchange and t.content.strip():
-                out.append(i)
-            seen = True
-        elif seen:
-            exchange = True
-    if out and c.turns[-1].role == "assistant":
-        out.append(len(c.turns))
-    return out
+    """The positions `generate continue` twins (its own rule), less blank user turns, which have no text to
+    compare: user turns after a first exchange, and the end when the conversation ends on an assistant turn."""
+    return [i for i in eligible_positions(c) if i == len(c.turns) or c.turns[i].content.strip()]
 
 
 def twin_record(c: Conversation, k: int, text, **meta) -> dict:
